@@ -1,0 +1,176 @@
+"""Environment registry: `make(name)` and `register(name, entry)`.
+
+Accepted names:
+
+* a registered name: the built-ins (`CartPole-v1`, ...) or anything passed to `register`;
+* `gymnax:NAME` for every env in gymnax's registry, `brax:NAME` for brax envs;
+* `package.module:Class` to import a user's class: a subclass of `jaxrl.Environment`, or of
+  gymnax's `Environment` (wrapped automatically), or any callable returning an environment.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import importlib
+import inspect
+from typing import Any
+
+from jaxrl.envs.core import Environment, EnvParams
+
+# Built-ins are lazy "module:attr" strings so that `import jaxrl` imports no env module.
+_REGISTRY: dict[str, Any] = {
+    "CartPole-v1": "jaxrl.envs.cartpole:CartPole",
+    "Pendulum-v1": "jaxrl.envs.pendulum:Pendulum",
+    "Acrobot-v1": "jaxrl.envs.acrobot:Acrobot",
+    "MountainCar-v0": "jaxrl.envs.mountain_car:MountainCar",
+    "MountainCarContinuous-v0": "jaxrl.envs.mountain_car:MountainCarContinuous",
+    "ProbeConstantReward-v0": "jaxrl.envs.probes:ConstantReward",
+    "ProbeObsDependentReward-v0": "jaxrl.envs.probes:ObsDependentReward",
+    "ProbeTwoStep-v0": "jaxrl.envs.probes:TwoStepCredit",
+    "ProbeActionDependentReward-v0": "jaxrl.envs.probes:ActionDependentReward",
+    "ProbeObsActionReward-v0": "jaxrl.envs.probes:ObsActionReward",
+}
+
+# Prefix -> factory `(name, **kwargs) -> Environment` for adapted third-party registries.
+_PREFIXES: dict[str, str] = {
+    "gymnax": "jaxrl.envs.gymnax_adapter:make_gymnax_env",
+    "brax": "jaxrl.envs.brax_adapter:make_brax_env",
+}
+_PREFIX_LISTERS: dict[str, str] = {
+    "gymnax": "jaxrl.envs.gymnax_adapter:gymnax_env_names",
+    "brax": "jaxrl.envs.brax_adapter:brax_env_names",
+}
+
+
+def register(name: str, entry: Any, *, overwrite: bool = False) -> None:
+    """Register `entry` (an `Environment` subclass, a factory, or a `"module:attr"` string) as `name`."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"Environment names are non-empty strings, got {name!r}.")
+    if name.split(":", 1)[0] in _PREFIXES:
+        raise ValueError(f"The prefix of {name!r} is reserved for adapters ({', '.join(_PREFIXES)}).")
+    if name in _REGISTRY and not overwrite:
+        raise ValueError(f"Environment {name!r} is already registered; pass overwrite=True to replace it.")
+    if not (isinstance(entry, str) or callable(entry)):
+        raise TypeError(
+            f"register({name!r}, ...) needs an Environment subclass, a factory function or a "
+            f"'module:attr' string, got {entry!r}."
+        )
+    _REGISTRY[name] = entry
+
+
+def registered_names() -> list[str]:
+    """Names registered in this process (built-ins and `register` calls)."""
+    return sorted(_REGISTRY)
+
+
+def list_envs(include_adapters: bool = True) -> list[str]:
+    """Every name `make` accepts without an import path: registered names, then `gymnax:`/`brax:` ones.
+
+    Adapter lists are skipped silently when the third-party package is not installed.
+    """
+    names = registered_names()
+    if include_adapters:
+        for prefix, lister in _PREFIX_LISTERS.items():
+            try:
+                names += [f"{prefix}:{n}" for n in _load(lister)()]
+            except ImportError:
+                continue
+    return names
+
+
+def make(name: str, **overrides: Any) -> tuple[Environment, EnvParams]:
+    """Build an environment and its default parameters.
+
+    Keyword arguments that name a field of the env's params replace it in the returned params
+    (e.g. `make("CartPole-v1", max_steps_in_episode=200)`); the others go to the constructor.
+    Returns `(env, params)`.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"make() takes an environment name string, got {type(name).__name__} {name!r}.")
+    prefix, _, rest = name.partition(":")
+    if name in _REGISTRY:
+        entry = _REGISTRY[name]
+        if isinstance(entry, str):
+            entry = _load(entry)
+        return _instantiate(name, entry, overrides)
+    if rest and prefix in _PREFIXES:
+        factory = _load(_PREFIXES[prefix])
+        return _instantiate(name, functools.partial(factory, rest), overrides)
+    if rest:
+        return _instantiate(name, _import_path(name), overrides)
+    raise ValueError(_unknown_name_message(name))
+
+
+def _instantiate(name: str, entry: Any, overrides: dict[str, Any]) -> tuple[Environment, EnvParams]:
+    from jaxrl.envs.gymnax_adapter import is_gymnax_env, wrap_gymnax
+
+    param_overrides, ctor_kwargs = _split_overrides(name, entry, overrides)
+    env = entry(**ctor_kwargs) if (inspect.isclass(entry) or callable(entry)) else entry
+    if is_gymnax_env(env):
+        env = wrap_gymnax(env)
+    if not isinstance(env, Environment):
+        raise TypeError(
+            f"{name!r} produced {type(env).__name__}, which is not a jaxrl.Environment or a gymnax "
+            "Environment. Subclass jaxrl.Environment (reset_env/step_env) or gymnax's Environment."
+        )
+    params = env.default_params
+    if param_overrides:
+        fields = set(params.__dataclass_fields__)
+        bad = sorted(set(param_overrides) - fields)
+        if bad:
+            raise ValueError(
+                f"make({name!r}): unknown option(s) {bad}; valid parameter names are {sorted(fields)}."
+            )
+        params = params.replace(**param_overrides)
+    return env, params
+
+
+def _split_overrides(name: str, entry: Any, overrides: dict[str, Any]) -> tuple[dict, dict]:
+    """Constructor keywords are those the entry's signature accepts; the rest are params fields."""
+    if not overrides:
+        return {}, {}
+    try:
+        accepted = inspect.signature(entry).parameters
+    except (TypeError, ValueError):
+        accepted = {}
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
+    ctor = {k: v for k, v in overrides.items() if k in accepted and not takes_any}
+    return {k: v for k, v in overrides.items() if k not in ctor}, ctor
+
+
+def _import_path(path: str) -> Any:
+    module_name, _, attr = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(
+            f"Cannot import module {module_name!r} for environment {path!r} ({exc}). The "
+            "'package.module:Class' form needs the module on sys.path; otherwise use a registered "
+            f"name. {_close_matches_hint(path)}"
+        ) from None
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        public = sorted(n for n in vars(module) if not n.startswith("_"))
+        raise ValueError(
+            f"Module {module_name!r} has no attribute {attr!r} (environment {path!r}); it defines {public[:20]}."
+        ) from None
+
+
+def _load(ref: str) -> Any:
+    module_name, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def _close_matches_hint(name: str) -> str:
+    matches = difflib.get_close_matches(name, list_envs(), n=5, cutoff=0.5)
+    return f"Closest registered names: {', '.join(matches)}." if matches else ""
+
+
+def _unknown_name_message(name: str) -> str:
+    hint = _close_matches_hint(name) or f"Registered names: {', '.join(registered_names())}."
+    return (
+        f"Unknown environment {name!r}. {hint} Use 'gymnax:NAME' or 'brax:NAME' for adapted envs, "
+        "'package.module:Class' for your own class, or jaxrl.register(name, cls) first."
+    )
