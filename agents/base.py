@@ -1,0 +1,71 @@
+"""The agent interface shared by every algorithm.
+
+An agent is described by an `AgentSpec`: a static `Config` (frozen dataclass: shapes, loop lengths,
+network sizes), a traced `Hparams` pytree (learning rate, gamma, ...; a sweep over them compiles
+once) and `build(env, env_params, config) -> AgentFns`, a bundle of pure functions:
+
+* `init(key, hparams) -> state`: everything needed to resume (params, optimiser, env carry, RNG,
+  normaliser statistics, update counter);
+* `update(state, hparams) -> (state, metrics)`: one iteration (collect experience, learn);
+  `metrics` is a flat dict of float32 scalars (see `EPISODE_METRICS`);
+* `policy(state) -> policy_params`: the part of the state `act` needs (exportable);
+* `act(policy_params, obs [B, ...], key, deterministic) -> env actions [B, ...]`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+# Sums over the finished episodes of an update; the host divides by `episode_count`.
+EPISODE_METRICS = ("episode_return_sum", "episode_length_sum", "episode_count")
+
+
+class AgentFns(NamedTuple):
+    init: Callable[[jax.Array, Any], Any]
+    update: Callable[[Any, Any], tuple[Any, dict[str, jax.Array]]]
+    policy: Callable[[Any], Any]
+    act: Callable[[Any, jax.Array, jax.Array, bool], jax.Array]
+    steps_per_update: int
+
+
+@dataclasses.dataclass(frozen=True)
+class AgentSpec:
+    name: str
+    config_cls: type
+    hparams_cls: type
+    build: Callable[[Any, Any, Any], AgentFns]
+    description: str = ""
+
+    @property
+    def config_fields(self) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(self.config_cls))
+
+    @property
+    def hparam_fields(self) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(self.hparams_cls))
+
+
+def episode_metrics(episode: dict[str, jax.Array]) -> dict[str, jax.Array]:
+    """Sums of returns/lengths of the episodes that finished in a `[T, B]` batch, and their count.
+
+    `episode` holds the EpisodeStatistics wrapper's info keys; without them the sums are zero.
+    """
+    if "episode_done" not in episode:
+        return {k: jnp.float32(0.0) for k in EPISODE_METRICS}
+    done = episode["episode_done"]
+    return {
+        "episode_return_sum": jnp.sum(jnp.where(done, episode["episode_return"], 0.0)),
+        "episode_length_sum": jnp.sum(jnp.where(done, episode["episode_length"], 0).astype(jnp.float32)),
+        "episode_count": jnp.sum(done.astype(jnp.float32)),
+    }
+
+
+def flatten_obs(obs: jax.Array, obs_ndim: int) -> jax.Array:
+    """`[..., *obs_shape] -> [..., prod(obs_shape)]` float32, where `obs_ndim = len(obs_shape)`."""
+    lead = obs.shape[: obs.ndim - obs_ndim]
+    return obs.reshape(*lead, -1).astype(jnp.float32)

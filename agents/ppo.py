@@ -1,0 +1,285 @@
+"""Proximal Policy Optimisation (clipped objective) for `Discrete` and `Box` action spaces.
+
+One `update` = a rollout of `num_steps` x `num_envs` transitions, truncation-correct GAE, then
+`update_epochs` passes of `num_minibatches` shuffled minibatches. Config names follow CleanRL and
+PureJaxRL. Continuous actions come from a Gaussian head and are either clipped to the action box
+(`action_squash="clip"`, CleanRL's choice) or squashed by tanh and rescaled (`"tanh"`, with the
+log-det correction in the log-probability).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import struct
+
+from jaxrl.agents.base import AgentFns, AgentSpec, episode_metrics, flatten_obs
+from jaxrl.distributions import TanhGaussian
+from jaxrl.envs import Environment, spaces
+from jaxrl.losses import approx_kl, clipped_surrogate_loss, explained_variance, value_loss
+from jaxrl.networks import ActorCritic
+from jaxrl.returns import gae
+from jaxrl.rollout import EnvCarry, reset_envs, rollout
+from jaxrl.running_stats import RunningStats, init_stats, normalize, update_stats
+
+
+@dataclasses.dataclass(frozen=True)
+class PPOConfig:
+    """Static settings: changing one recompiles."""
+
+    num_envs: int = 4
+    num_steps: int = 128
+    update_epochs: int = 4
+    num_minibatches: int = 4
+    total_timesteps: int = 500_000
+    anneal_lr: bool = True
+    normalize_obs: bool = False
+    normalize_advantages: bool = True
+    clip_vloss: bool = False
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    activation: str = "tanh"
+    action_squash: str = "clip"
+
+    @property
+    def batch_size(self) -> int:
+        return self.num_envs * self.num_steps
+
+    @property
+    def num_updates(self) -> int:
+        return self.total_timesteps // self.batch_size
+
+    def validate(self) -> None:
+        for name in ("num_envs", "num_steps", "update_epochs", "num_minibatches"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"PPO: {name} must be a positive integer, got {getattr(self, name)!r}.")
+        if self.batch_size % self.num_minibatches:
+            raise ValueError(
+                f"PPO: num_envs * num_steps = {self.batch_size} must be divisible by num_minibatches "
+                f"= {self.num_minibatches}; pick num_minibatches from the divisors of {self.batch_size}."
+            )
+        if self.total_timesteps < self.batch_size:
+            raise ValueError(
+                f"PPO: total_timesteps = {self.total_timesteps} is smaller than one batch "
+                f"(num_envs * num_steps = {self.batch_size}); raise it or shrink the batch."
+            )
+        if self.action_squash not in ("clip", "tanh"):
+            raise ValueError(f"PPO: action_squash must be 'clip' or 'tanh', got {self.action_squash!r}.")
+
+
+@struct.dataclass
+class PPOHparams:
+    """Traced settings: a sweep over these compiles once."""
+
+    learning_rate: float = 2.5e-4
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_eps: float = 0.2
+    ent_coef: float = 0.01
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    reward_scale: float = 1.0
+
+    def validate(self) -> None:
+        checks = {
+            "learning_rate": self.learning_rate > 0,
+            "gamma": 0 <= self.gamma <= 1,
+            "gae_lambda": 0 <= self.gae_lambda <= 1,
+            "clip_eps": self.clip_eps > 0,
+            "ent_coef": self.ent_coef >= 0,
+            "vf_coef": self.vf_coef >= 0,
+            "max_grad_norm": self.max_grad_norm > 0,
+            "reward_scale": self.reward_scale > 0,
+        }
+        valid = {
+            "learning_rate": "> 0", "gamma": "in [0, 1]", "gae_lambda": "in [0, 1]", "clip_eps": "> 0",
+            "ent_coef": ">= 0", "vf_coef": ">= 0", "max_grad_norm": "> 0", "reward_scale": "> 0",
+        }
+        for name, ok in checks.items():
+            if not np.all(ok):
+                raise ValueError(f"PPO: {name} must be {valid[name]}, got {getattr(self, name)!r}.")
+
+
+@struct.dataclass
+class PPOPolicy:
+    """What acting needs: network parameters and observation statistics."""
+
+    params: Any
+    obs_stats: RunningStats
+
+
+@struct.dataclass
+class PPOState:
+    policy: PPOPolicy
+    opt_state: Any
+    env: EnvCarry
+    key: jax.Array
+    update_step: jax.Array  # int32 count of updates done; env steps = update_step * batch_size
+
+
+def make_optimizer(hparams: PPOHparams, learning_rate: jax.Array) -> optax.GradientTransformation:
+    # Built inside the traced update from traced values, so clipping and learning rate are sweepable
+    # without recompiling; the optimiser state's structure does not depend on them.
+    return optax.chain(optax.clip_by_global_norm(hparams.max_grad_norm), optax.adam(learning_rate, eps=1e-5))
+
+
+def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
+    config.validate()
+    obs_space, action_space = env.observation_space(env_params), env.action_space(env_params)
+    if not isinstance(obs_space, spaces.Box):
+        raise ValueError(
+            f"PPO needs a Box observation space, got {obs_space!r}; wrap the env in "
+            "jaxrl.envs.wrappers.FlattenObservation."
+        )
+    obs_ndim = len(obs_space.shape)
+    discrete = isinstance(action_space, spaces.Discrete)
+    if not discrete and not isinstance(action_space, spaces.Box):
+        raise ValueError(f"PPO supports Discrete and Box action spaces, got {action_space!r}.")
+    network = ActorCritic(
+        hidden_sizes=tuple(config.hidden_sizes),
+        activation=config.activation,
+        num_actions=action_space.n if discrete else None,
+        action_dim=None if discrete else int(np.prod(action_space.shape)),
+    )
+    to_env_action = _make_action_transform(action_space, config.action_squash)
+    tanh = not discrete and config.action_squash == "tanh"
+
+    def forward(policy: PPOPolicy, obs: jax.Array):
+        x = flatten_obs(obs, obs_ndim)
+        if config.normalize_obs:
+            x = normalize(policy.obs_stats, x)
+        dist, value = network.apply(policy.params, x)
+        return (TanhGaussian(dist.mean, dist.log_std) if tanh else dist), value
+
+    def init(key: jax.Array, hparams: PPOHparams) -> PPOState:
+        key, key_net, key_env = jax.random.split(key, 3)
+        dummy = jnp.zeros((1, int(np.prod(obs_space.shape))), jnp.float32)
+        params = network.init(key_net, dummy)
+        policy = PPOPolicy(params=params, obs_stats=init_stats(dummy.shape[1:]))
+        opt_state = make_optimizer(hparams, hparams.learning_rate).init(params)
+        env_carry = reset_envs(env, env_params, key_env, config.num_envs)
+        return PPOState(policy, opt_state, env_carry, key, jnp.int32(0))
+
+    def act(policy: PPOPolicy, obs: jax.Array, key: jax.Array, deterministic: bool = False) -> jax.Array:
+        dist, _ = forward(policy, obs)
+        return to_env_action(dist.mode() if deterministic else dist.sample(key))
+
+    def update(state: PPOState, hparams: PPOHparams) -> tuple[PPOState, dict[str, jax.Array]]:
+        key, key_rollout, key_epochs = jax.random.split(state.key, 3)
+        policy = state.policy
+
+        def behaviour(obs, key):
+            dist, value = forward(policy, obs)
+            action = dist.sample(key)
+            return to_env_action(action), {"action": action, "log_prob": dist.log_prob(action), "value": value}
+
+        env_carry, traj = rollout(env, env_params, behaviour, state.env, key_rollout, config.num_steps)
+        _, next_values = forward(policy, traj.next_obs)
+        rewards = traj.reward * hparams.reward_scale
+        advantages, targets = gae(
+            rewards, traj.extras["value"], next_values, traj.terminated, traj.truncated,
+            hparams.gamma, hparams.gae_lambda,
+        )
+        batch = {
+            "obs": traj.obs, "action": traj.extras["action"], "log_prob": traj.extras["log_prob"],
+            "value": traj.extras["value"], "advantage": advantages, "target": targets,
+        }
+        batch = jax.tree.map(lambda x: x.reshape(config.batch_size, *x.shape[2:]), batch)
+
+        if config.anneal_lr:
+            frac = 1.0 - state.update_step.astype(jnp.float32) / config.num_updates
+            learning_rate = hparams.learning_rate * jnp.maximum(frac, 0.0)
+        else:
+            learning_rate = hparams.learning_rate * jnp.ones((), jnp.float32)
+        optimizer = make_optimizer(hparams, learning_rate)
+
+        def loss_fn(params, mb):
+            dist, value = forward(policy.replace(params=params), mb["obs"])
+            log_prob = dist.log_prob(mb["action"])
+            advantage = mb["advantage"]
+            if config.normalize_advantages:
+                advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
+            pg_loss, ratio = clipped_surrogate_loss(log_prob, mb["log_prob"], advantage, hparams.clip_eps)
+            v_loss = value_loss(value, mb["value"], mb["target"], hparams.clip_eps, config.clip_vloss)
+            entropy = _entropy(dist, key) if tanh else dist.entropy().mean()
+            total = pg_loss + hparams.vf_coef * v_loss - hparams.ent_coef * entropy
+            stats = {
+                "policy_loss": pg_loss,
+                "value_loss": v_loss,
+                "entropy": entropy,
+                "approx_kl": approx_kl(log_prob - mb["log_prob"]),
+                "clip_fraction": jnp.mean((jnp.abs(ratio - 1.0) > hparams.clip_eps).astype(jnp.float32)),
+            }
+            return total, stats
+
+        def minibatch_step(carry, mb):
+            params, opt_state = carry
+            grads, stats = jax.grad(loss_fn, has_aux=True)(params, mb)
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            stats["grad_norm"] = optax.global_norm(grads)
+            return (optax.apply_updates(params, updates), opt_state), stats
+
+        def epoch(carry, key):
+            perm = jax.random.permutation(key, config.batch_size)
+            minibatches = jax.tree.map(
+                lambda x: x[perm].reshape(config.num_minibatches, -1, *x.shape[1:]), batch
+            )
+            return jax.lax.scan(minibatch_step, carry, minibatches)
+
+        (params, opt_state), stats = jax.lax.scan(
+            epoch, (policy.params, state.opt_state), jax.random.split(key_epochs, config.update_epochs)
+        )
+        obs_stats = policy.obs_stats
+        if config.normalize_obs:
+            obs_stats = update_stats(obs_stats, flatten_obs(batch["obs"], obs_ndim))
+        new_state = PPOState(
+            PPOPolicy(params, obs_stats), opt_state, env_carry, key, state.update_step + 1
+        )
+        metrics = {k: v.mean() for k, v in stats.items()}
+        metrics.update(
+            explained_variance=explained_variance(batch["value"], batch["target"]),
+            value_mean=batch["value"].mean() / hparams.reward_scale,
+            learning_rate=learning_rate,
+            **episode_metrics(traj.episode),
+        )
+        return new_state, metrics
+
+    return AgentFns(
+        init=init,
+        update=update,
+        policy=lambda state: state.policy,
+        act=act,
+        steps_per_update=config.batch_size,
+    )
+
+
+def _entropy(dist: TanhGaussian, key: jax.Array) -> jax.Array:
+    """A one-sample estimate of the tanh-Gaussian's entropy (it has no closed form)."""
+    _, log_prob = dist.sample_and_log_prob(key)
+    return -log_prob.mean()
+
+
+def _make_action_transform(action_space: spaces.Space, squash: str):
+    """Policy sample -> env action: identity (Discrete), clip to the box, or tanh-rescale."""
+    if isinstance(action_space, spaces.Discrete):
+        return lambda a: a
+    low, high = action_space.low, action_space.high
+    shape = action_space.shape
+    if squash == "tanh":
+        if not action_space.bounded:
+            raise ValueError(f"action_squash='tanh' needs a bounded action box, got {action_space!r}.")
+        return lambda a: (low + (a + 1.0) * 0.5 * (high - low)).reshape(*a.shape[:-1], *shape)
+    return lambda a: jnp.clip(a, low, high).reshape(*a.shape[:-1], *shape)
+
+
+SPEC = AgentSpec(
+    name="ppo",
+    config_cls=PPOConfig,
+    hparams_cls=PPOHparams,
+    build=build,
+    description="Proximal Policy Optimisation (clipped), discrete and continuous actions",
+)

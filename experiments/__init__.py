@@ -1,0 +1,1 @@
+"""Tuned default settings per (algorithm, environment): one TOML file per algorithm, one table per env."""

@@ -1,0 +1,188 @@
+"""Resolving a run's configuration: agent defaults < tuned `experiments/<algo>.toml` < user overrides.
+
+Every key is routed by name to the agent's static `Config`, its traced `Hparams`, the host-loop
+`RunSettings`, or (prefixed `env.`) the environment's params, and checked before anything is
+compiled: an unknown key or a bad value raises one clear `ConfigError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib.resources
+import tomllib
+import typing
+from typing import Any
+
+from jaxrl.agents import get_agent
+
+
+class ConfigError(ValueError):
+    """A user-facing configuration mistake (raised before compilation)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSettings:
+    """Host-loop settings (not part of the compiled program)."""
+
+    eval_episodes: int = 32  # episodes of the final (and periodic) deterministic evaluation
+    num_logs: int = 20  # logged points (compiled chunks) over the run
+    eval_every: int = 1  # evaluate every this many logged points (0: only at the end)
+    eval_seed: int = 12345  # the fixed key of every evaluation
+
+
+@dataclasses.dataclass(frozen=True)
+class ResolvedConfig:
+    algo: str
+    env: str
+    seeds: tuple[int, ...]
+    config: Any
+    hparams: Any
+    run: RunSettings
+    env_kwargs: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        hparams = {f.name: _plain(getattr(self.hparams, f.name)) for f in dataclasses.fields(self.hparams)}
+        return {
+            "algo": self.algo,
+            "env": self.env,
+            "env_kwargs": dict(self.env_kwargs),
+            "seeds": list(self.seeds),
+            "config": {k: _plain(v) for k, v in dataclasses.asdict(self.config).items()},
+            "hparams": hparams,
+            "run": dataclasses.asdict(self.run),
+        }
+
+
+def tuned_defaults(algo: str, env: str) -> dict[str, Any]:
+    """The `[env]` table of `experiments/<algo>.toml`, or `{}` when there is none."""
+    try:
+        text = importlib.resources.files("jaxrl.experiments").joinpath(f"{algo}.toml").read_text()
+    except FileNotFoundError:
+        return {}
+    return dict(tomllib.loads(text).get(env, {}))
+
+
+def resolve(
+    algo: str,
+    env: str,
+    overrides: dict[str, Any] | None = None,
+    seeds: int | typing.Sequence[int] = 1,
+    total_timesteps: int | None = None,
+    use_tuned: bool = True,
+) -> ResolvedConfig:
+    """Merge defaults, tuned settings and `overrides` (values may be CLI strings) and validate them."""
+    spec = get_agent(algo)
+    merged = dict(tuned_defaults(spec.name, env)) if use_tuned else {}
+    merged.update(overrides or {})
+    if total_timesteps is not None:
+        merged["total_timesteps"] = total_timesteps
+
+    buckets: dict[str, dict[str, Any]] = {"config": {}, "hparams": {}, "run": {}, "env": {}}
+    targets = {"config": spec.config_cls, "hparams": spec.hparams_cls, "run": RunSettings}
+    valid = [*spec.config_fields, *spec.hparam_fields, *(f.name for f in dataclasses.fields(RunSettings))]
+    for key, value in merged.items():
+        if key.startswith("env."):
+            buckets["env"][key[4:]] = _parse_literal(value)
+            continue
+        bucket = next((b for b, cls in targets.items() if key in _field_types(cls)), None)
+        if bucket is None:
+            close = difflib.get_close_matches(key, valid, n=3, cutoff=0.5)
+            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            raise ConfigError(
+                f"Unknown setting {key!r} for {spec.name}.{hint} Valid settings: {', '.join(sorted(valid))}, "
+                "or env.FIELD for an environment parameter."
+            )
+        buckets[bucket][key] = _coerce(key, value, _field_types(targets[bucket])[key])
+
+    try:
+        config = spec.config_cls(**buckets["config"])
+        hparams = spec.hparams_cls(**buckets["hparams"])
+        run = RunSettings(**buckets["run"])
+        config.validate()
+        hparams.validate()
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if run.eval_episodes < 1 or run.num_logs < 1 or run.eval_every < 0:
+        raise ConfigError(
+            f"eval_episodes and num_logs must be >= 1 and eval_every >= 0, got {dataclasses.asdict(run)}."
+        )
+    return ResolvedConfig(spec.name, env, _seed_list(seeds), config, hparams, run, buckets["env"])
+
+
+def _seed_list(seeds: int | typing.Sequence[int]) -> tuple[int, ...]:
+    if isinstance(seeds, bool):
+        raise ConfigError(f"seeds must be a positive count or a list of ints, got {seeds!r}.")
+    if isinstance(seeds, int):
+        if seeds < 1:
+            raise ConfigError(f"seeds must be >= 1 (the number of independent runs), got {seeds}.")
+        return tuple(range(seeds))
+    out = tuple(int(s) for s in seeds)
+    if not out or len(set(out)) != len(out):
+        raise ConfigError(f"seeds must be a non-empty list of distinct ints, got {list(seeds)!r}.")
+    return out
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _coerce(key: str, value: Any, annotation: Any) -> Any:
+    """Convert `value` (possibly a CLI string) to the field's type, or raise ConfigError."""
+    origin = typing.get_origin(annotation)
+    try:
+        if annotation is bool:
+            if isinstance(value, str):
+                lowered = value.strip().lower()
+                if lowered in ("true", "1", "yes", "on"):
+                    return True
+                if lowered in ("false", "0", "no", "off"):
+                    return False
+                raise ValueError
+            if isinstance(value, (bool, int)) and value in (0, 1):
+                return bool(value)
+            raise ValueError
+        if annotation is int:
+            if isinstance(value, bool):
+                raise ValueError
+            if isinstance(value, str):
+                value = float(value.replace("_", "")) if any(c in value for c in ".eE") else int(value.replace("_", ""))
+            if float(value) != int(value):
+                raise ValueError
+            return int(value)
+        if annotation is float:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if annotation is str:
+            return str(value)
+        if origin is tuple:
+            if isinstance(value, str):
+                value = [v for v in value.strip("()[] ").split(",") if v.strip()]
+            return tuple(int(v) for v in value)
+    except (TypeError, ValueError):
+        pass
+    else:
+        return value
+    name = getattr(annotation, "__name__", str(annotation))
+    raise ConfigError(f"Setting {key}={value!r} is not a valid {name}.")
+
+
+def _parse_literal(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    for convert in (int, float):
+        try:
+            return convert(value)
+        except ValueError:
+            continue
+    return {"true": True, "false": False}.get(value.lower(), value)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    if hasattr(value, "item"):
+        return value.item()
+    return value

@@ -1,0 +1,82 @@
+"""The pure functions that the host loop compiles: a chunk of updates, and policy evaluation.
+
+Both are written for ONE member of a population; the host `vmap`s them over seeds x hyperparameters
+and `jit`s the result, so a population is one program.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jaxrl.envs import Environment
+
+
+def make_chunk(update: Callable[[Any, Any], tuple[Any, dict[str, jax.Array]]]):
+    """`chunk(state, hparams, num_updates) -> (state, metric_sums)`.
+
+    Runs `num_updates` updates (a traced int32 scalar, so every chunk length shares one compiled
+    program) and returns the SUM of each scalar metric over them: the host divides by the number of
+    updates (or by `episode_count` for episode sums). Nothing per-step leaves the device.
+    """
+
+    def chunk(state: Any, hparams: Any, num_updates: jax.Array):
+        _, metric_shapes = jax.eval_shape(update, state, hparams)
+        zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, jnp.float32), metric_shapes)
+
+        def body(_, carry):
+            state, sums = carry
+            state, metrics = update(state, hparams)
+            return state, jax.tree.map(lambda a, m: a + m.astype(jnp.float32), sums, metrics)
+
+        return jax.lax.fori_loop(0, num_updates, body, (state, zeros))
+
+    return chunk
+
+
+def make_evaluate(
+    env: Environment,
+    env_params: Any,
+    act: Callable[[Any, jax.Array, jax.Array, bool], jax.Array],
+    num_episodes: int,
+    deterministic: bool = True,
+    max_steps: int = 100_000,
+):
+    """`evaluate(policy, key) -> (returns [num_episodes], lengths [num_episodes])`.
+
+    Runs `num_episodes` env copies until each finishes its first episode (undiscounted return in
+    the env's own reward units). The same `key` gives the same episodes, so evaluations of
+    successive policies are comparable. `max_steps` only guards against envs that never end.
+    """
+
+    def evaluate(policy: Any, key: jax.Array):
+        key_reset, key_run = jax.random.split(key)
+        obs, state = jax.vmap(env.reset, in_axes=(0, None))(
+            jax.random.split(key_reset, num_episodes), env_params
+        )
+        zeros = jnp.zeros(num_episodes, jnp.float32)
+        init = (obs, state, jnp.zeros(num_episodes, bool), zeros, zeros, key_run, jnp.int32(0))
+
+        def cond(carry):
+            done, t = carry[2], carry[6]
+            return jnp.logical_and(~jnp.all(done), t < max_steps)
+
+        def body(carry):
+            obs, state, done, returns, lengths, key, t = carry
+            key, key_act, key_step = jax.random.split(key, 3)
+            action = act(policy, obs, key_act, deterministic)
+            obs, state, reward, terminated, truncated, _ = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
+                jax.random.split(key_step, num_episodes), state, action, env_params
+            )
+            running = ~done
+            returns = returns + jnp.where(running, reward, 0.0)
+            lengths = lengths + running.astype(jnp.float32)
+            return obs, state, done | terminated | truncated, returns, lengths, key, t + 1
+
+        final = jax.lax.while_loop(cond, body, init)
+        return final[3], final[4]
+
+    return evaluate

@@ -1,0 +1,153 @@
+"""The run directory: the contract between training and every later tool.
+
+`OUT/NAME/` holds `config.json` (resolved config, library versions, git commit), `metrics.csv`
+(one row per logged point per seed), `summary.json`, `curve.png` and (later) `checkpoints/`.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import json
+import math
+import os
+import subprocess
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# The first columns of metrics.csv, in this order; agent diagnostics follow alphabetically.
+LEADING_COLUMNS = ("step", "seed", "episode_return", "episode_length", "eval_return")
+
+
+def create_run_dir(out: str | os.PathLike, name: str) -> Path:
+    """Create `out/name`; never reuse a directory that already holds a run."""
+    path = Path(out) / name
+    if path.exists() and any(path.iterdir()):
+        raise FileExistsError(
+            f"Run directory {str(path)!r} already exists and is not empty; choose another --name or "
+            "--out (jaxrl never overwrites earlier results)."
+        )
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def default_run_name(algo: str, env: str) -> str:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return f"{algo}-{env.replace(':', '_').replace('/', '_')}-{stamp}"
+
+
+def versions() -> dict[str, str | None]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {}
+    for package in ("jaxrl", "jax", "jaxlib", "flax", "optax", "gymnax", "numpy"):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = None
+    return out
+
+
+def git_commit() -> str | None:
+    """The commit of the jaxrl source tree when it is a git checkout (None otherwise)."""
+    here = Path(__file__).resolve().parent
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write atomically (temp file + rename) so a crash never leaves half a file."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
+    os.replace(tmp, path)
+
+
+class MetricsWriter:
+    """Appends rows to `metrics.csv`; the header is fixed by the first call."""
+
+    def __init__(self, path: Path, metric_names: Iterable[str]):
+        self.path = path
+        self.columns = list(LEADING_COLUMNS) + sorted(set(metric_names) - set(LEADING_COLUMNS))
+        new = not path.exists()
+        self._file = open(path, "a", newline="")
+        self._writer = csv.DictWriter(self._file, fieldnames=self.columns)
+        if new:
+            self._writer.writeheader()
+
+    def write(self, rows: Sequence[dict[str, Any]]) -> None:
+        for row in rows:
+            self._writer.writerow({k: _csv_value(row.get(k)) for k in self.columns})
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """metrics.csv as a list of dicts with floats (empty cells become NaN)."""
+    with open(Path(path)) as f:
+        return [
+            {k: (int(v) if k in ("step", "seed") else (float(v) if v != "" else math.nan)) for k, v in row.items()}
+            for row in csv.DictReader(f)
+        ]
+
+
+def plot_curve(rows: list[dict[str, Any]], path: Path, title: str) -> None:
+    """Return vs steps, one thin line per seed plus the mean; eval return when logged, else training."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metric = "eval_return" if any(not math.isnan(r["eval_return"]) for r in rows) else "episode_return"
+    seeds = sorted({r["seed"] for r in rows})
+    fig, ax = plt.subplots(figsize=(6, 4))
+    curves = []
+    for seed in seeds:
+        pts = [(r["step"], r[metric]) for r in rows if r["seed"] == seed and not math.isnan(r[metric])]
+        if pts:
+            steps, values = zip(*pts)
+            ax.plot(steps, values, lw=0.8, alpha=0.4, label=f"seed {seed}" if len(seeds) <= 8 else None)
+            curves.append(dict(pts))
+    common = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
+    if len(curves) > 1 and common:
+        ax.plot(common, [np.mean([c[s] for c in curves]) for s in common], lw=2.2, color="black", label="mean")
+    ax.set_xlabel("environment steps (per seed)")
+    ax.set_ylabel(metric.replace("_", " "))
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.7g}"
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
