@@ -80,9 +80,8 @@ class CartPole(Environment[CartPoleState, CartPoleParams]):
         return jnp.stack([state.x, state.x_dot, state.theta, state.theta_dot]).astype(jnp.float32)
 
     def observation_space(self, params: CartPoleParams) -> spaces.Box:
-        f32max = np.finfo(np.float32).max
         high = np.array(
-            [params.x_threshold * 2, f32max, params.theta_threshold_radians * 2, f32max], np.float32
+            [params.x_threshold * 2, np.inf, params.theta_threshold_radians * 2, np.inf], np.float32
         )
         return spaces.Box(-high, high, (4,), jnp.float32)
 
