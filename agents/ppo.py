@@ -220,7 +220,7 @@ def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
             params, opt_state = carry
             grads, stats = jax.grad(loss_fn, has_aux=True)(params, mb)
             updates, opt_state = optimizer.update(grads, opt_state, params)
-            stats["grad_norm"] = optax.global_norm(grads)
+            stats["grad_norm"] = optax.tree.norm(grads)
             return (optax.apply_updates(params, updates), opt_state), stats
 
         def epoch(carry, key):
