@@ -4,18 +4,24 @@ adapters (gymnax, brax, Gymnasium export), wrappers and `check_env`.
 This layer imports nothing from the rest of jaxrl.
 """
 
-from jaxrl.envs import spaces
+from jaxrl.envs import randomize, spaces, wrappers
+from jaxrl.envs.check import EnvCheckError, EnvCheckReport, check_env
 from jaxrl.envs.core import Environment, EnvParams, EnvState, select_tree
 from jaxrl.envs.registry import list_envs, make, register, registered_names
 
 __all__ = [
+    "EnvCheckError",
+    "EnvCheckReport",
     "Environment",
     "EnvParams",
     "EnvState",
+    "check_env",
     "list_envs",
     "make",
+    "randomize",
     "register",
     "registered_names",
     "select_tree",
     "spaces",
+    "wrappers",
 ]
