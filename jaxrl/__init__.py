@@ -35,8 +35,8 @@ from jaxrl.envs import (  # noqa: E402
 )
 
 _LAZY = {
-    "train": ("jaxrl.train", "train"),
-    "TrainResult": ("jaxrl.train", "TrainResult"),
+    "train": ("jaxrl.training", "train"),
+    "TrainResult": ("jaxrl.training", "TrainResult"),
 }
 
 

@@ -1,0 +1,90 @@
+"""The CLI writes a complete run directory and reports user mistakes in one line, before compiling."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+RUN = [sys.executable, "-m", "jaxrl"]
+
+
+def _jaxrl(*args, cwd=None):
+    return subprocess.run([*RUN, *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+def test_train_writes_complete_run_directory(tmp_path):
+    proc = _jaxrl(
+        "train", "ppo", "--env", "CartPole-v1", "--seeds", "2", "--total-timesteps", "2048",
+        "--set", "num_envs=8", "num_steps=16", "num_logs=4", "eval_episodes=16",
+        "--out", str(tmp_path), "--name", "run", "--no-progress",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "final eval return" in proc.stdout
+    run = tmp_path / "run"
+    assert {p.name for p in run.iterdir()} >= {"config.json", "metrics.csv", "summary.json", "curve.png"}
+
+    config = json.loads((run / "config.json").read_text())
+    assert config["config"]["num_envs"] == 8 and config["seeds"] == [0, 1]
+    assert config["versions"]["jax"] and "git_commit" in config
+
+    summary = json.loads((run / "summary.json").read_text())
+    for key in ("algo", "env", "seeds", "total_timesteps", "final_eval_return", "final_eval_return_mean",
+                "compile_s", "train_s", "wall_s", "steps_per_s", "num_compiles", "params_sha256"):
+        assert key in summary, key
+    assert len(summary["final_eval_return"]) == 2 and len(summary["params_sha256"]) == 2
+    assert summary["total_timesteps"] == 2048 and summary["num_compiles"] == 1
+
+    with open(run / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    columns = set(rows[0])
+    assert columns >= {"step", "seed", "episode_return", "episode_length", "eval_return", "policy_loss",
+                       "value_loss", "entropy", "approx_kl", "clip_fraction", "explained_variance",
+                       "learning_rate", "grad_norm", "value_mean"}
+    assert len(rows) == 4 * 2  # one row per logged point per seed
+    steps = sorted({int(r["step"]) for r in rows})
+    assert steps == [512, 1024, 1536, 2048]
+    assert (run / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_existing_run_directory_is_never_overwritten(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "summary.json").write_text("{}")
+    proc = _jaxrl("train", "ppo", "--out", str(tmp_path), "--name", "run", "--no-progress")
+    assert proc.returncode == 2
+    assert "already exists" in proc.stderr
+    assert (tmp_path / "run" / "summary.json").read_text() == "{}"
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--env", "CartPol-v1"], "Closest registered names: CartPole-v1"),
+        (["--set", "num_env=3"], "Did you mean num_envs"),
+        (["--set", "gamma=1.5"], "gamma must be in [0, 1]"),
+        (["--set", "num_envs=abc"], "num_envs='abc' is not a valid int"),
+        (["--set", "num_minibatches=5"], "divisible by num_minibatches"),
+        (["--seeds", "0"], "seeds must be >= 1"),
+    ],
+)
+def test_user_mistakes_get_one_paragraph_errors(args, message, tmp_path):
+    proc = _jaxrl("train", "ppo", *args, "--out", str(tmp_path), "--no-progress")
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not any(tmp_path.iterdir())  # nothing written for a rejected config
+
+
+def test_envs_lists_builtins_and_adapters():
+    proc = _jaxrl("envs")
+    assert proc.returncode == 0
+    names = proc.stdout.split()
+    assert {"CartPole-v1", "Pendulum-v1", "gymnax:Breakout-MinAtar"} <= set(names)
+
+
+def test_help_lists_commands():
+    proc = _jaxrl("--help")
+    assert proc.returncode == 0
+    for command in ("train", "envs", "check-env"):
+        assert command in proc.stdout
