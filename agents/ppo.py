@@ -21,11 +21,11 @@ from flax import struct
 from jaxrl.agents.base import AgentFns, AgentSpec, episode_metrics, flatten_obs
 from jaxrl.distributions import TanhGaussian
 from jaxrl.envs import Environment, spaces
+from jaxrl.envs.wrappers import RunningMeanStd, normalize_with_stats, update_running_stats_batch
 from jaxrl.losses import approx_kl, clipped_surrogate_loss, explained_variance, value_loss
 from jaxrl.networks import ActorCritic
 from jaxrl.returns import gae
 from jaxrl.rollout import EnvCarry, reset_envs, rollout
-from jaxrl.running_stats import RunningStats, init_stats, normalize, update_stats
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,7 +109,7 @@ class PPOPolicy:
     """What acting needs: network parameters and observation statistics."""
 
     params: Any
-    obs_stats: RunningStats
+    obs_stats: RunningMeanStd
 
 
 @struct.dataclass
@@ -151,7 +151,7 @@ def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
     def forward(policy: PPOPolicy, obs: jax.Array):
         x = flatten_obs(obs, obs_ndim)
         if config.normalize_obs:
-            x = normalize(policy.obs_stats, x)
+            x = normalize_with_stats(policy.obs_stats, x, clip=10.0)
         dist, value = network.apply(policy.params, x)
         return (TanhGaussian(dist.mean, dist.log_std) if tanh else dist), value
 
@@ -159,7 +159,7 @@ def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
         key, key_net, key_env = jax.random.split(key, 3)
         dummy = jnp.zeros((1, int(np.prod(obs_space.shape))), jnp.float32)
         params = network.init(key_net, dummy)
-        policy = PPOPolicy(params=params, obs_stats=init_stats(dummy.shape[1:]))
+        policy = PPOPolicy(params=params, obs_stats=RunningMeanStd.zeros_like(dummy[0]))
         opt_state = make_optimizer(hparams, hparams.learning_rate).init(params)
         env_carry = reset_envs(env, env_params, key_env, config.num_envs)
         return PPOState(policy, opt_state, env_carry, key, jnp.int32(0))
@@ -235,7 +235,7 @@ def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
         )
         obs_stats = policy.obs_stats
         if config.normalize_obs:
-            obs_stats = update_stats(obs_stats, flatten_obs(batch["obs"], obs_ndim))
+            obs_stats = update_running_stats_batch(obs_stats, flatten_obs(batch["obs"], obs_ndim))
         new_state = PPOState(
             PPOPolicy(params, obs_stats), opt_state, env_carry, key, state.update_step + 1
         )

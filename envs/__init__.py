@@ -25,3 +25,17 @@ __all__ = [
     "spaces",
     "wrappers",
 ]
+
+# Gymnasium export is optional for JAX users: imported on first use.
+_LAZY = {
+    "to_gymnasium_env": "jaxrl.envs.gymnasium_export",
+    "to_gymnasium_vector_env": "jaxrl.envs.gymnasium_export",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'jaxrl.envs' has no attribute {name!r}")

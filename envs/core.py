@@ -134,5 +134,18 @@ class Environment(Generic[TEnvState, TEnvParams]):
 
 
 def select_tree(pred: jax.Array, on_true: Any, on_false: Any) -> Any:
-    """Leafwise `where(pred, on_true, on_false)` for a scalar boolean `pred` (shapes preserved)."""
-    return jax.tree.map(lambda t, f: jnp.where(pred, t, f), on_true, on_false)
+    """Leafwise `where(pred, on_true, on_false)` for a scalar boolean `pred` (shapes preserved).
+
+    Raises TypeError when two leaves differ in dtype (e.g. `reset_env` and `step_env` returning
+    observations of different dtypes), instead of silently promoting one of them.
+    """
+
+    def select(path, t, f):
+        if jnp.result_type(t) != jnp.result_type(f):
+            raise TypeError(
+                f"reset and step disagree on the dtype of {jax.tree_util.keystr(path) or 'the value'}: "
+                f"{jnp.result_type(t)} after reset, {jnp.result_type(f)} after step; cast both to one dtype."
+            )
+        return jnp.where(pred, t, f)
+
+    return jax.tree_util.tree_map_with_path(select, on_true, on_false)

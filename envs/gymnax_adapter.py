@@ -7,6 +7,7 @@ cast to float32 and rewards to float32 so dtypes match the rest of jaxrl.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import jax
@@ -18,12 +19,13 @@ from jaxrl.envs.core import Environment
 
 
 def is_gymnax_env(obj: Any) -> bool:
-    """True for an instance of gymnax's `Environment` base class (False when gymnax is absent)."""
-    try:
-        from gymnax.environments.environment import Environment as GymnaxEnvironment
-    except ImportError:
-        return False
-    return isinstance(obj, GymnaxEnvironment)
+    """True for an instance of gymnax's `Environment` base class.
+
+    Only looks when gymnax is already imported (an instance of its class implies it is), so that
+    `make` of a built-in env never pays gymnax's import time.
+    """
+    module = sys.modules.get("gymnax.environments.environment")
+    return module is not None and isinstance(obj, module.Environment)
 
 
 class GymnaxAdapter(Environment):
@@ -38,11 +40,12 @@ class GymnaxAdapter(Environment):
 
     def reset_env(self, key: jax.Array, params: Any) -> tuple[Any, Any]:
         obs, state = self._env.reset_env(key, params)
-        return _as_float(obs), state
+        return _as_float(obs), _int32_time(state)
 
     def step_env(self, key: jax.Array, state: Any, action: Any, params: Any):
         obs, state, reward, terminated, info = self._env.step_env(key, state, action, params)
-        return _as_float(obs), state, jnp.asarray(reward, jnp.float32), jnp.asarray(terminated, bool), info
+        reward, terminated = jnp.asarray(reward, jnp.float32), jnp.asarray(terminated, bool)
+        return _as_float(obs), _int32_time(state), reward, terminated, info
 
     def is_truncated(self, state: Any, params: Any) -> jax.Array:
         return jnp.asarray(self._env.is_truncated(state, params), bool)
@@ -107,6 +110,11 @@ def convert_space(space: Any, float_obs: bool = False) -> spaces.Space:
     if isinstance(space, gspaces.Tuple):
         return spaces.Tuple([convert_space(v, float_obs) for v in space.spaces])
     raise TypeError(f"Cannot convert gymnax space {space!r}")
+
+
+def _int32_time(state: Any) -> Any:
+    """gymnax keeps `time` as a Python int (int64 under x64); our contract says int32."""
+    return state.replace(time=jnp.asarray(state.time, jnp.int32))
 
 
 def _as_float(obs: Any) -> Any:

@@ -105,38 +105,53 @@ def make(name: str, **overrides: Any) -> tuple[Environment, EnvParams]:
 def _instantiate(name: str, entry: Any, overrides: dict[str, Any]) -> tuple[Environment, EnvParams]:
     from jaxrl.envs.gymnax_adapter import is_gymnax_env, wrap_gymnax
 
-    param_overrides, ctor_kwargs = _split_overrides(name, entry, overrides)
-    env = entry(**ctor_kwargs) if (inspect.isclass(entry) or callable(entry)) else entry
-    if is_gymnax_env(env):
-        env = wrap_gymnax(env)
-    if not isinstance(env, Environment):
-        raise TypeError(
-            f"{name!r} produced {type(env).__name__}, which is not a jaxrl.Environment or a gymnax "
-            "Environment. Subclass jaxrl.Environment (reset_env/step_env) or gymnax's Environment."
-        )
+    def build(**ctor_kwargs: Any) -> Environment:
+        env = entry(**ctor_kwargs) if callable(entry) else entry
+        if is_gymnax_env(env):
+            env = wrap_gymnax(env)
+        if not isinstance(env, Environment):
+            raise TypeError(
+                f"{name!r} produced {type(env).__name__}, which is not a jaxrl.Environment or a gymnax "
+                "Environment. Subclass jaxrl.Environment (reset_env/step_env) or gymnax's Environment."
+            )
+        return env
+
+    # Keywords naming a field of the env's params replace it; the others go to the constructor
+    # (the default build tells which fields exist; it is rebuilt only if constructor keywords remain).
+    env = build()
+    fields = set(env.default_params.__dataclass_fields__)
+    param_overrides = {k: v for k, v in overrides.items() if k in fields}
+    ctor_kwargs = {k: v for k, v in overrides.items() if k not in fields}
+    if ctor_kwargs:
+        if not _accepts(entry, ctor_kwargs):
+            raise ValueError(
+                f"make({name!r}): unknown option(s) {sorted(ctor_kwargs)}; valid parameter names are "
+                f"{sorted(fields)}{_ctor_hint(entry)}."
+            )
+        env = build(**ctor_kwargs)
     params = env.default_params
     if param_overrides:
-        fields = set(params.__dataclass_fields__)
-        bad = sorted(set(param_overrides) - fields)
-        if bad:
-            raise ValueError(
-                f"make({name!r}): unknown option(s) {bad}; valid parameter names are {sorted(fields)}."
-            )
         params = params.replace(**param_overrides)
     return env, params
 
 
-def _split_overrides(name: str, entry: Any, overrides: dict[str, Any]) -> tuple[dict, dict]:
-    """Constructor keywords are those the entry's signature accepts; the rest are params fields."""
-    if not overrides:
-        return {}, {}
+def _accepts(entry: Any, kwargs: dict[str, Any]) -> bool:
     try:
-        accepted = inspect.signature(entry).parameters
+        parameters = inspect.signature(entry).parameters.values()
     except (TypeError, ValueError):
-        accepted = {}
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
-    ctor = {k: v for k, v in overrides.items() if k in accepted and not takes_any}
-    return {k: v for k, v in overrides.items() if k not in ctor}, ctor
+        return False
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return True
+    names = {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    return set(kwargs) <= names
+
+
+def _ctor_hint(entry: Any) -> str:
+    try:
+        names = [p for p in inspect.signature(entry).parameters if p not in ("self", "args", "kwargs")]
+    except (TypeError, ValueError):
+        return ""
+    return f"; constructor options are {names}" if names else ""
 
 
 def _import_path(path: str) -> Any:

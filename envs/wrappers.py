@@ -179,6 +179,29 @@ def update_running_stats(stats: RunningMeanStd, sample: Any, axis_name: str | No
     batch_var = jax.tree.map(
         lambda x, m: psum(jnp.square(jnp.asarray(x, jnp.float32) - m)) / batch_count, sample, batch_mean
     )
+    return _merge_running_stats(stats, batch_count, batch_mean, batch_var)
+
+
+def update_running_stats_batch(stats: RunningMeanStd, batch: Any) -> RunningMeanStd:
+    """Fold a batch of samples (leading axis `[N, ...]`, pytree like `stats.mean`) into `stats`."""
+    batch = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), batch)
+    batch_count = jnp.float32(jax.tree.leaves(batch)[0].shape[0])
+    batch_mean = jax.tree.map(lambda x: x.mean(axis=0), batch)
+    batch_var = jax.tree.map(lambda x: x.var(axis=0), batch)
+    return _merge_running_stats(stats, batch_count, batch_mean, batch_var)
+
+
+def normalize_with_stats(stats: RunningMeanStd, x: Any, epsilon: float = 1e-8, clip: float | None = None) -> Any:
+    """`(x - mean) / sqrt(var + epsilon)`, optionally clipped; `x` has trailing sample axes."""
+
+    def norm(v: jax.Array, mean: jax.Array, var: jax.Array) -> jax.Array:
+        y = (jnp.asarray(v, jnp.float32) - mean) / jnp.sqrt(var + epsilon)
+        return y if clip is None else jnp.clip(y, -clip, clip)
+
+    return jax.tree.map(norm, x, stats.mean, stats.var)
+
+
+def _merge_running_stats(stats: RunningMeanStd, batch_count: jax.Array, batch_mean: Any, batch_var: Any) -> RunningMeanStd:
     total = stats.count + batch_count
     w_new = batch_count / total
 
@@ -249,12 +272,7 @@ class NormalizeObservation(Wrapper):
 
     def normalize(self, stats: RunningMeanStd, obs: Any) -> Any:
         """Normalise `obs` (one observation, or a batch with trailing observation axes) with `stats`."""
-
-        def norm(x: jax.Array, mean: jax.Array, var: jax.Array) -> jax.Array:
-            y = (jnp.asarray(x, jnp.float32) - mean) / jnp.sqrt(var + self.epsilon)
-            return y if self.clip is None else jnp.clip(y, -self.clip, self.clip)
-
-        return jax.tree.map(norm, obs, stats.mean, stats.var)
+        return normalize_with_stats(stats, obs, self.epsilon, self.clip)
 
     def _update(self, stats: RunningMeanStd, obs: Any) -> RunningMeanStd:
         return update_running_stats(stats, obs, self.axis_name) if self.update_stats else stats

@@ -136,8 +136,8 @@ class WrongFinalObservation(TwoStepCredit):
     [
         (NondeterministicReset, r"reset traces to a different program .* Python-side randomness"),
         (StatefulStep, r"step traces to a different program .* Python-side randomness or state"),
-        (IntObservationStep, r"observation step_env returns\) is int32\[1\] but reset returns float32\[1\]"),
-        (X64DtypeDrift, r"does not match observation_space with jax_enable_x64 on: obs is float64\[1\]"),
+        (IntObservationStep, r"reset and step disagree on the dtype of the value: float32 after reset, int32 after step"),
+        (X64DtypeDrift, r"reset and step disagree on the dtype of the value: float64 after reset, float32 after step"),
         (ForgetsTime, r"state\.time is 0 after 1 steps .* must increment state\.time"),
         (ObsOutsideSpace, r"reset returns an observation outside observation_space"),
         (PythonBranch, r"step cannot be traced by jax\.jit \(TracerBoolConversionError"),
