@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import dataclasses
-import json
+import os
 import sys
 from typing import Annotated, Literal
 
@@ -58,6 +58,9 @@ class CheckEnv:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # `--env package.module:Class` imports from the current directory, as `python -m` would.
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
     command = tyro.extras.subcommand_cli_from_dict(
         {"train": Train, "envs": Envs, "check-env": CheckEnv},
         prog="jaxrl",
@@ -113,11 +116,15 @@ def _train(cmd: Train) -> int:
 
 
 def _check_env(cmd: CheckEnv) -> int:
-    from jaxrl.envs import check_env, make
+    from jaxrl.envs import EnvCheckError, check_env, make
 
     env, params = make(cmd.env)
-    report = check_env(env, params)
-    print(json.dumps(report, indent=2, default=str) if not isinstance(report, str) else report)
+    try:
+        report = check_env(env, params)
+    except EnvCheckError as exc:
+        print(f"jaxrl: check-env failed: {exc}", file=sys.stderr)
+        return 1
+    print(report)
     return 0
 
 

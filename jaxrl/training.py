@@ -214,14 +214,15 @@ def _get_program(resolved: ResolvedConfig, env, env_params, keys, hparams, eval_
 
     t0 = time.perf_counter()
     state_shape = jax.eval_shape(init, keys, hparams)
-    lowered = [
-        init.lower(keys, hparams),
-        chunk.lower(state_shape, hparams, jax.ShapeDtypeStruct((), jnp.int32)),
-        evaluate_all.lower(state_shape, eval_key),
-    ]
-    # XLA compiles in C++ without the GIL: the three programs compile in parallel.
-    with concurrent.futures.ThreadPoolExecutor(len(lowered)) as pool:
-        compiled = list(pool.map(lambda low: low.compile(), lowered))
+    # XLA compiles in C++ without the GIL: each program starts compiling as soon as it is traced,
+    # the long chunk first, so tracing and compiling the others overlap it.
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        chunk_future = pool.submit(chunk.lower(state_shape, hparams, jax.ShapeDtypeStruct((), jnp.int32)).compile)
+        eval_future = pool.submit(evaluate_all.lower(state_shape, eval_key).compile)
+        # init runs once and is tiny: on CPU, skip LLVM's optimisations (its compile time halves).
+        init_options = {"xla_backend_optimization_level": 0} if jax.default_backend() == "cpu" else None
+        init_future = pool.submit(init.lower(keys, hparams).compile, init_options)
+        compiled = [f.result() for f in (init_future, chunk_future, eval_future)]
     program = _Program(*compiled, policy=fns.policy, steps_per_update=fns.steps_per_update,
                        compile_s=time.perf_counter() - t0)
     _PROGRAMS[cache_key] = program

@@ -4,10 +4,13 @@ import csv
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-RUN = [sys.executable, "-m", "jaxrl"]
+# The installed console script (what users run), else the module.
+_SCRIPT = Path(sys.executable).parent / "jaxrl"
+RUN = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "jaxrl"]
 
 
 def _jaxrl(*args, cwd=None):
@@ -88,3 +91,30 @@ def test_help_lists_commands():
     assert proc.returncode == 0
     for command in ("train", "envs", "check-env"):
         assert command in proc.stdout
+
+
+CHECKED_MODULE = '''
+import jax.numpy as jnp
+from jaxrl.envs.cartpole import CartPole
+
+
+class GoodEnv(CartPole):
+    pass
+
+
+class ForgetsTime(CartPole):
+    def step_env(self, key, state, action, params):
+        obs, new_state, reward, terminated, info = super().step_env(key, state, action, params)
+        return obs, new_state.replace(time=state.time), reward, terminated, info
+'''
+
+
+def test_check_env_by_import_path(tmp_path):
+    (tmp_path / "user_envs.py").write_text(CHECKED_MODULE)
+    ok = _jaxrl("check-env", "user_envs:GoodEnv", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert "checks passed" in ok.stdout and "ok    auto_reset" in ok.stdout
+    bad = _jaxrl("check-env", "user_envs:ForgetsTime", cwd=tmp_path)
+    assert bad.returncode == 1
+    assert "check-env failed" in bad.stderr and "state.time" in bad.stderr
+    assert "Traceback" not in bad.stderr
