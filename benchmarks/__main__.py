@@ -1,0 +1,95 @@
+"""`python -m benchmarks [--quick] [--only env|ppo] [--reps N]`: measure jaxrl against its peers.
+
+Writes benchmarks/results.json (all measurements, kept across `--only` runs), RESULTS.md and
+results.png. See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+import time
+
+from benchmarks import env_throughput, machine, ppo, report, venvs
+
+ALL_ENVS = ("CartPole-v1", "Pendulum-v1", "Acrobot-v1")
+NUM_ENVS = (1, 16, 256, 1024, 4096)
+
+MODES = {
+    # quick: CartPole at every N, the other two envs at N=1024; shorter PPO budgets; one CLI run.
+    "quick": dict(
+        cells=[("CartPole-v1", n) for n in NUM_ENVS] + [("Pendulum-v1", 1024), ("Acrobot-v1", 1024)],
+        env_budget=2**18, env_min_time=0.5, reps=3, ppo_timesteps=131_072, sb3_timesteps=20_480, cli_reps=1),
+    "full": dict(
+        cells=[(e, n) for e in ALL_ENVS for n in NUM_ENVS],
+        env_budget=2**18, env_min_time=1.0, reps=5, ppo_timesteps=500_000, sb3_timesteps=51_200, cli_reps=3),
+}
+
+NOTES = [
+    "rejax 0.1.3 calls gymnax's pre-1.0 `step` (5 values); its peer script wraps gymnax 1.0.1's env so "
+    "`step` returns done = terminated | truncated (gymnax 0.0.x semantics). jax/flax/optax/gymnax are the "
+    "same versions as ours, so compile times compare like with like.",
+    "rejax's PPO differs in details that cost (almost) nothing: constant learning rate (no annealing), "
+    "element-wise gradient clipping, clipped value loss, separate actor and critic optimisers.",
+    "SB3 uses torch with 1 thread (on this shared 2-core machine, 2 threads made SB3 ~7x slower).",
+    "EnvPool's random actions are pre-drawn and cycled; jaxrl's and gymnax's are drawn inside the program.",
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a few minutes: fewer cells, repetitions and steps")
+    parser.add_argument("--only", choices=("env", "ppo"), help="run one section (others are kept from results.json)")
+    parser.add_argument("--reps", type=int, help="repetitions per pair (default: 3 quick, 5 full; at least 3)")
+    args = parser.parse_args(argv)
+    mode_name = "quick" if args.quick else "full"
+    mode = MODES[mode_name]
+    reps = max(3, args.reps or mode["reps"])
+    path = report.HERE / "results.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    now = datetime.datetime.now().isoformat(timespec="seconds")
+    results.update(command="python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:]),
+                   date=now, machine=machine.info(), notes=NOTES)
+    t_start = time.perf_counter()
+
+    print("preparing peer venvs (created once, under benchmarks/.peers/)", flush=True)
+    peers = ["envpool"] if args.only == "env" else ["rejax", "sb3"] if args.only == "ppo" else ["envpool", "rejax", "sb3"]
+    for name in peers:
+        venvs.ensure(name)
+    results["peer_versions"] = {
+        **results.get("peer_versions", {}),
+        **({"EnvPool": venvs.installed_versions("envpool", ["envpool", "numpy"])} if "envpool" in peers else {}),
+        **({"rejax": venvs.installed_versions("rejax", ["rejax", "jax", "flax", "optax", "gymnax", "distrax"])}
+           if "rejax" in peers else {}),
+        **({"Stable-Baselines3": venvs.installed_versions("sb3", ["stable-baselines3", "torch", "gymnasium"])}
+           if "sb3" in peers else {}),
+    }
+
+    if args.only in (None, "env"):
+        print(f"env throughput ({mode_name}, {reps} reps)", flush=True)
+        rows = env_throughput.run(mode["cells"], reps, mode["env_budget"], mode["env_min_time"], log=_log)
+        results["env"] = {"mode": mode_name, "reps": reps, "date": now, "rows": rows}
+        _save(results, path)
+    if args.only in (None, "ppo"):
+        print(f"PPO ({mode_name}, {reps} reps)", flush=True)
+        out = ppo.run((1, 16), mode["ppo_timesteps"], mode["sb3_timesteps"], reps, mode["cli_reps"], log=_log)
+        results["ppo"] = {"mode": mode_name, "reps": reps, "date": now, **out}
+        _save(results, path)
+    print(f"done in {time.perf_counter() - t_start:.0f} s; wrote {path.parent / 'RESULTS.md'} and results.png")
+    return 0
+
+
+def _log(message: str) -> None:
+    print(message, flush=True)
+
+
+def _save(results: dict, path) -> None:
+    path.write_text(json.dumps(results, indent=1, default=float) + "\n")
+    report.write(results)
+    report.plot(results)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Environment throughput: N env copies stepped with random actions, in steps per second.
+
+jaxrl and gymnax run in this process: `vmap` over N copies inside a jitted `lax.scan`. The scan
+folds observations, rewards and both flags into its carry, so XLA cannot drop the env step as dead
+code (jaxrl's CartPole reward is a constant). EnvPool runs in its own venv (see `venvs.py`) through
+`peers/envpool_throughput.py`, N copies stepped by its C++ thread pool. Random actions are drawn
+the same way for jaxrl and gymnax (inside the program); EnvPool cycles through pre-drawn arrays.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from benchmarks.timing import alternate, median, ratio
+from benchmarks.venvs import PeerProcess
+
+ENVS = ("CartPole-v1", "Pendulum-v1", "Acrobot-v1")
+NUM_ENVS = (1, 16, 256, 1024, 4096)
+
+
+def sample_actions(key: jax.Array, space: Any, n: int) -> jax.Array:
+    """n uniform random actions from a Discrete (`.n`) or Box (`.low`, `.high`, `.shape`) space."""
+    if hasattr(space, "n"):
+        return jax.random.randint(key, (n,), 0, space.n)
+    low = jnp.broadcast_to(jnp.asarray(space.low, jnp.float32), space.shape)
+    high = jnp.broadcast_to(jnp.asarray(space.high, jnp.float32), space.shape)
+    return jax.random.uniform(key, (n, *space.shape), jnp.float32, low, high)
+
+
+def make_program(env, params, space, num_envs: int, num_steps: int):
+    """A jitted `run(key) -> (checksum, final_state)` that steps `num_envs` copies `num_steps` times."""
+
+    def run(key):
+        key, key_reset = jax.random.split(key)
+        _, state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(key_reset, num_envs), params)
+
+        def body(carry, _):
+            state, key, acc = carry
+            key, key_act, key_step = jax.random.split(key, 3)
+            actions = sample_actions(key_act, space, num_envs)
+            obs, state, reward, terminated, truncated, _ = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
+                jax.random.split(key_step, num_envs), state, actions, params
+            )
+            acc = acc + jnp.sum(obs.astype(jnp.float32)) + jnp.sum(reward) + jnp.sum(terminated) + jnp.sum(truncated)
+            return (state, key, acc), None
+
+        (state, _, acc), _ = jax.lax.scan(body, (state, key, jnp.float32(0)), length=num_steps)
+        return acc, state
+
+    return jax.jit(run)
+
+
+def make_env(impl: str, name: str):
+    """(env, params, action_space) for impl "jaxrl" (jaxrl.make) or "gymnax" (the raw gymnax env)."""
+    if impl == "jaxrl":
+        import jaxrl
+
+        env, params = jaxrl.make(name)
+        return env, params, env.action_space(params)
+    import gymnax
+
+    env, params = gymnax.make(name)
+    return env, params, env.action_space(params)
+
+
+def steps_per_call(num_envs: int, budget: int) -> int:
+    """Scan length: about `budget` env steps per call, between 100 and 10,000 iterations."""
+    return max(100, min(10_000, budget // num_envs))
+
+
+def jax_runner(impl: str, name: str, num_envs: int, num_steps: int, min_time: float):
+    """A runner for `alternate`: compiles (timed) on its first call; then each call executes the
+    program repeatedly, with fresh keys, for at least `min_time` seconds, and reports steps/s."""
+    env, params, space = make_env(impl, name)
+    fn = make_program(env, params, space, num_envs, num_steps)
+    state = {"compiled": None, "compile_s": None, "calls": 0}
+
+    def call():
+        state["calls"] += 1
+        return jax.block_until_ready(state["compiled"](jax.random.key(state["calls"])))
+
+    def run() -> dict:
+        if state["compiled"] is None:
+            t0 = time.perf_counter()
+            state["compiled"] = fn.lower(jax.random.key(0)).compile()
+            state["compile_s"] = time.perf_counter() - t0
+            call()  # first execution (allocations), untimed
+        calls, t0 = 0, time.perf_counter()
+        while calls == 0 or time.perf_counter() - t0 < min_time:
+            call()
+            calls += 1
+        elapsed = time.perf_counter() - t0
+        return {"steps_per_s": num_envs * num_steps * calls / elapsed, "run_s": elapsed, "compile_s": state["compile_s"]}
+
+    return run
+
+
+def run(cells: list[tuple[str, int]], reps: int, budget: int, min_time: float, log=print) -> list[dict]:
+    """One row per (env name, N) cell: medians of steps/s for jaxrl, gymnax and EnvPool, and ratios."""
+    rows = []
+    threads = os.cpu_count() or 1
+    with PeerProcess("envpool", "envpool_throughput.py") as envpool:
+        for name, num_envs in cells:
+            num_steps = steps_per_call(num_envs, budget)
+            log(f"  env {name} N={num_envs} (scan of {num_steps} steps, timed >= {min_time} s)")
+            runners = {
+                "jaxrl": jax_runner("jaxrl", name, num_envs, num_steps, min_time),
+                "gymnax": jax_runner("gymnax", name, num_envs, num_steps, min_time),
+                "envpool": lambda: envpool.request(env=name, num_envs=num_envs, num_threads=min(threads, num_envs),
+                                                   num_steps=num_steps, min_time=min_time),
+            }
+            res = alternate(runners, reps, log)
+            sps = {k: median(v, "steps_per_s") for k, v in res.items()}
+            rows.append({
+                "env": name, "num_envs": num_envs, "num_steps": num_steps, "reps": reps,
+                **{f"{k}_steps_per_s": v for k, v in sps.items()},
+                "jaxrl_compile_s": median(res["jaxrl"], "compile_s"),
+                "gymnax_compile_s": median(res["gymnax"], "compile_s"),
+                "jaxrl_vs_gymnax": ratio(sps["jaxrl"], sps["gymnax"]),
+                "jaxrl_vs_envpool": ratio(sps["jaxrl"], sps["envpool"]),
+                "raw": res,
+            })
+    return rows

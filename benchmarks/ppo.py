@@ -1,0 +1,112 @@
+"""PPO on CartPole-v1 with PureJaxRL's settings: jaxrl vs rejax (compile and run), vs SB3 (steps/s).
+
+Every repetition of every side runs in a fresh process, so each compile is cold: jaxrl's child
+(`python -m benchmarks.ppo --seeds N`) runs with JAXRL_COMPILATION_CACHE="" (no persistent XLA
+cache), and rejax's child compiles with AOT `.lower().compile()` in its own venv. Both report
+compile time and run time separately; "run" includes one final evaluation on both sides.
+The CLI row is the whole `jaxrl train ppo --env CartPole-v1` process (default tuned config,
+cold cache), measured from outside.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.timing import alternate, median, ratio
+from benchmarks.venvs import run_script
+
+PUREJAXRL = dict(num_envs=4, num_steps=128, update_epochs=4, num_minibatches=4, learning_rate=2.5e-4,
+                 anneal_lr=True, num_logs=1, eval_every=0)
+COLD = {**os.environ, "JAXRL_COMPILATION_CACHE": ""}
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def jaxrl_child(seeds: int, total_timesteps: int) -> dict:
+    """In this (fresh) process: one jaxrl.train call; returns the timings from its summary."""
+    import jaxrl
+
+    result = jaxrl.train("ppo", "CartPole-v1", seeds=seeds, total_timesteps=total_timesteps, config=PUREJAXRL,
+                         out=None, progress=False, use_tuned=False)
+    s = result.summary
+    return {"compile_s": s["compile_s"], "run_s": s["train_s"] + s["eval_s"], "train_s": s["train_s"],
+            "steps_per_s": s["steps_per_s"], "final_eval_return_mean": s["final_eval_return_mean"],
+            "num_compiles": s["num_compiles"], "wall_s": s["wall_s"]}
+
+
+def run_jaxrl(seeds: int, total_timesteps: int) -> dict:
+    cmd = [sys.executable, "-m", "benchmarks.ppo", "--seeds", str(seeds), "--total-timesteps", str(total_timesteps)]
+    t0 = time.perf_counter()
+    out = subprocess.run(cmd, capture_output=True, text=True, env=COLD, cwd=ROOT, check=False)
+    if out.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
+    return {**json.loads(out.stdout.strip().splitlines()[-1]), "process_s": time.perf_counter() - t0}
+
+
+def run_cli() -> dict:
+    """Whole-process wall time of `jaxrl train ppo --env CartPole-v1` with a cold compile cache."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [str(Path(sys.executable).with_name("jaxrl")), "train", "ppo", "--env", "CartPole-v1",
+               "--out", tmp, "--name", "run", "--no-progress"]
+        t0 = time.perf_counter()
+        out = subprocess.run(cmd, capture_output=True, text=True, env=COLD, cwd=tmp, check=False)
+        wall = time.perf_counter() - t0
+        if out.returncode:
+            raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
+        s = json.loads((Path(tmp) / "run" / "summary.json").read_text())
+    return {"wall_s": wall, "compile_s": s["compile_s"], "train_s": s["train_s"],
+            "total_timesteps": s["total_timesteps"], "final_eval_return_mean": s["final_eval_return_mean"]}
+
+
+def run_rejax(seeds: int, total_timesteps: int) -> dict:
+    return run_script("rejax", "rejax_ppo.py", ["--seeds", str(seeds), "--total-timesteps", str(total_timesteps)])
+
+
+def run_sb3(total_timesteps: int) -> dict:
+    return run_script("sb3", "sb3_ppo.py", ["--total-timesteps", str(total_timesteps)])
+
+
+def run(seeds_list: tuple[int, ...], total_timesteps: int, sb3_timesteps: int, reps: int, cli_reps: int,
+        log=print) -> dict:
+    """Alternating repetitions; returns {"pairs": rows per seed count, "sb3": row, "cli": row}."""
+    out: dict = {"total_timesteps": total_timesteps, "pairs": []}
+    for seeds in seeds_list:
+        log(f"  PPO CartPole-v1, {seeds} seed(s), {total_timesteps:,} steps each: jaxrl vs rejax"
+            + (" vs SB3" if seeds == 1 and sb3_timesteps else ""))
+        runners = {"jaxrl": lambda: run_jaxrl(seeds, total_timesteps), "rejax": lambda: run_rejax(seeds, total_timesteps)}
+        if seeds == 1 and sb3_timesteps:
+            runners["sb3"] = lambda: run_sb3(sb3_timesteps)
+        res = alternate(runners, reps, log)
+        row = {"seeds": seeds, "reps": reps, "raw": res}
+        for side in ("jaxrl", "rejax"):
+            for key in ("compile_s", "run_s", "steps_per_s", "final_eval_return_mean"):
+                row[f"{side}_{key}"] = median(res[side], key)
+        row["compile_ratio"] = ratio(row["jaxrl_compile_s"], row["rejax_compile_s"])
+        row["run_ratio"] = ratio(row["jaxrl_run_s"], row["rejax_run_s"])
+        out["pairs"].append(row)
+        if "sb3" in res:
+            sb3 = {"total_timesteps": sb3_timesteps, "steps_per_s": median(res["sb3"], "steps_per_s"),
+                   "jaxrl_steps_per_s": row["jaxrl_steps_per_s"], "reps": reps, "raw": res["sb3"]}
+            sb3["ratio"] = ratio(sb3["jaxrl_steps_per_s"], sb3["steps_per_s"])
+            out["sb3"] = sb3
+    if cli_reps:
+        log("  CLI: jaxrl train ppo --env CartPole-v1 (cold compile cache)")
+        res = alternate({"cli": run_cli}, cli_reps, log)["cli"]
+        out["cli"] = {"reps": cli_reps, "raw": res,
+                      "total_timesteps": res[0]["total_timesteps"],
+                      **{k: median(res, k) for k in ("wall_s", "compile_s", "train_s", "final_eval_return_mean")}}
+    return out
+
+
+if __name__ == "__main__":  # the jaxrl child process
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--total-timesteps", type=int, default=500_000)
+    args = parser.parse_args()
+    print(json.dumps(jaxrl_child(args.seeds, args.total_timesteps)))

@@ -1,0 +1,176 @@
+"""Write benchmarks/RESULTS.md and benchmarks/results.png from the measurements (results.json)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def fmt(value, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if abs(value) >= 1e4:
+            return f"{value:,.0f}"
+        return f"{value:.{digits}g}" if abs(value) < 100 else f"{value:.0f}"
+    return str(value)
+
+
+def x(value) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def check(value, target: float, lower_is_better: bool = False) -> str:
+    if value is None:
+        return "not measured"
+    ok = value <= target if lower_is_better else value >= target
+    return "met" if ok else "**not met**"
+
+
+def table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def targets(results: dict) -> list[list]:
+    rows = []
+    env = results.get("env", {}).get("rows", [])
+    cart = next((r for r in env if r["env"] == "CartPole-v1" and r["num_envs"] == 1024), None)
+    rows.append(["CartPole throughput at N=1024 vs gymnax", ">= 1.0x", x(cart and cart["jaxrl_vs_gymnax"]),
+                 check(cart and cart["jaxrl_vs_gymnax"], 1.0)])
+    rows.append(["CartPole throughput at N=1024 vs EnvPool", ">= 5x", x(cart and cart["jaxrl_vs_envpool"]),
+                 check(cart and cart["jaxrl_vs_envpool"], 5.0)])
+    for pair in results.get("ppo", {}).get("pairs", []):
+        s = f"{pair['seeds']} seed{'s' if pair['seeds'] > 1 else ''}"
+        rows.append([f"PPO run time vs rejax ({s})", "<= 0.75x", x(pair["run_ratio"]), check(pair["run_ratio"], 0.75, True)])
+        rows.append([f"PPO compile time vs rejax ({s})", "<= 0.75x", x(pair["compile_ratio"]),
+                     check(pair["compile_ratio"], 0.75, True)])
+    sb3 = results.get("ppo", {}).get("sb3")
+    if sb3:
+        rows.append(["PPO steps/s vs Stable-Baselines3 (1 seed)", ">= 20x", x(sb3["ratio"]), check(sb3["ratio"], 20.0)])
+    cli = results.get("ppo", {}).get("cli")
+    if cli:
+        rows.append(["`jaxrl train ppo --env CartPole-v1` wall time, cold cache", "<= 10 s", f"{cli['wall_s']:.1f} s",
+                     check(cli["wall_s"], 10.0, True)])
+        rows.append(["... its final eval return (mean)", ">= 475", fmt(cli["final_eval_return_mean"]),
+                     check(cli["final_eval_return_mean"], 475.0)])
+    return rows
+
+
+def env_section(env: dict) -> str:
+    rows = [[r["env"], r["num_envs"], r["num_steps"], fmt(r["jaxrl_steps_per_s"]), fmt(r["gymnax_steps_per_s"]),
+             fmt(r["envpool_steps_per_s"]), x(r["jaxrl_vs_gymnax"]), x(r["jaxrl_vs_envpool"]),
+             f"{fmt(r['jaxrl_compile_s'])} / {fmt(r['gymnax_compile_s'])}"] for r in env["rows"]]
+    return table(["env", "N copies", "steps/call", "jaxrl steps/s", "gymnax steps/s", "EnvPool steps/s",
+                  "jaxrl / gymnax", "jaxrl / EnvPool", "compile s (jaxrl / gymnax)"], rows)
+
+
+def ppo_section(ppo: dict) -> str:
+    rows = []
+    for p in ppo["pairs"]:
+        rows.append([p["seeds"], fmt(p["jaxrl_compile_s"]), fmt(p["rejax_compile_s"]), x(p["compile_ratio"]),
+                     fmt(p["jaxrl_run_s"]), fmt(p["rejax_run_s"]), x(p["run_ratio"]),
+                     f"{fmt(p['jaxrl_final_eval_return_mean'])} / {fmt(p['rejax_final_eval_return_mean'])}"])
+    text = table(["seeds (vmapped)", "jaxrl compile s", "rejax compile s", "compile ratio", "jaxrl run s",
+                  "rejax run s", "run ratio", "final eval return (jaxrl / rejax)"], rows)
+    if ppo.get("sb3"):
+        s = ppo["sb3"]
+        text += "\n\n" + table(
+            ["", "steps/s (1 seed)", "ratio"],
+            [["jaxrl (run only, excl. compile)", fmt(s["jaxrl_steps_per_s"]), x(s["ratio"])],
+             [f"Stable-Baselines3 ({s['total_timesteps']:,} steps)", fmt(s["steps_per_s"]), "1.00x"]])
+    if ppo.get("cli"):
+        c = ppo["cli"]
+        text += "\n\n" + table(
+            ["CLI (tuned defaults), cold cache", "runs", "steps", "wall s", "compile s", "train s", "final eval return"],
+            [["`jaxrl train ppo --env CartPole-v1`", c["reps"], f"{c['total_timesteps']:,}", fmt(c["wall_s"]),
+              fmt(c["compile_s"]), fmt(c["train_s"]), fmt(c["final_eval_return_mean"])]])
+    return text
+
+
+def write(results: dict, path: Path = HERE / "RESULTS.md") -> None:
+    m = results["machine"]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Written by `{results['command']}` on {results['date']}. Medians over alternating repetitions; "
+        "ratios are jaxrl / peer (throughput: higher is better for jaxrl; times: lower is better). "
+        "See README.md for the method. The machine is shared: timings are noisy.",
+        "",
+        "## Machine",
+        "",
+        table(["", ""], [
+            ["CPU", f"{m['cpu']}, {m['cores']} cores"], ["memory", f"{m['memory_gib']} GiB"],
+            ["load average at start (1, 5, 15 min)", ", ".join(str(v) for v in m["load_average"])],
+            ["OS", m["os"]], ["Python", m["python"]], ["JAX backend", f"{m['jax_backend']} {m['jax_devices']}"],
+            ["ours", ", ".join(f"{k} {v}" for k, v in m["versions"].items())], ["jaxrl commit", m["git_commit"]],
+        ]),
+        "",
+        "## Targets",
+        "",
+        table(["claim", "target", "measured", ""], targets(results)),
+        "",
+    ]
+    if "env" in results:
+        e = results["env"]
+        lines += ["## Environment throughput (random actions)", "",
+                  f"Mode `{e['mode']}`, {e['reps']} repetitions, {e['date']}. jaxrl and gymnax: N copies vmapped "
+                  "in a jitted `lax.scan` in this process (compile timed once per cell); EnvPool: "
+                  f"`num_threads = min(cores, N)`, `batch_size = N`.", "", env_section(e), ""]
+    if "ppo" in results:
+        p = results["ppo"]
+        lines += ["## PPO on CartPole-v1 (PureJaxRL settings)", "",
+                  f"Mode `{p['mode']}`, {p['reps']} repetitions, {p['date']}, {p['total_timesteps']:,} steps per seed. "
+                  "Each run is a fresh process with a cold compile cache. Run time includes one final "
+                  "evaluation on both sides.", "", ppo_section(p), ""]
+    lines += ["## Peer versions", "", table(["peer", "versions (own venv under benchmarks/.peers/)"],
+                                           [[k, ", ".join(f"{n} {v}" for n, v in vs.items())]
+                                            for k, vs in results.get("peer_versions", {}).items()]), ""]
+    if results.get("notes"):
+        lines += ["## Notes", ""] + [f"- {n}" for n in results["notes"]] + [""]
+    lines += ["![results](results.png)", ""]
+    path.write_text("\n".join(lines))
+
+
+def plot(results: dict, path: Path = HERE / "results.png") -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
+    ax = axes[0]
+    colors = {"jaxrl": "C0", "gymnax": "C1", "envpool": "C2"}
+    styles = {"CartPole-v1": ("-", "o"), "Pendulum-v1": ("--", "s"), "Acrobot-v1": (":", "^")}
+    for name in styles:
+        rows = [r for r in results.get("env", {}).get("rows", []) if r["env"] == name]
+        if not rows:
+            continue
+        for impl, color in colors.items():
+            pts = [(r["num_envs"], r[f"{impl}_steps_per_s"]) for r in rows if r[f"{impl}_steps_per_s"]]
+            if pts:
+                ax.plot(*zip(*pts), styles[name][0], marker=styles[name][1], color=color, label=f"{impl} {name}")
+    ax.set(xscale="log", yscale="log", xlabel="env copies N", ylabel="steps / s", title="Env throughput (median)")
+    ax.legend(fontsize=6)
+
+    pairs = results.get("ppo", {}).get("pairs", [])
+    for ax, key, title in ((axes[1], "compile_s", "PPO compile time (s)"), (axes[2], "run_s", "PPO run time (s)")):
+        labels = [f"{p['seeds']} seed{'s' if p['seeds'] > 1 else ''}" for p in pairs]
+        xs = range(len(pairs))
+        for offset, side, color in ((-0.2, "jaxrl", "C0"), (0.2, "rejax", "C3")):
+            bars = ax.bar([i + offset for i in xs], [p[f"{side}_{key}"] or 0 for p in pairs], 0.4, label=side, color=color)
+            ax.bar_label(bars, fmt="%.1f", fontsize=8)
+        ax.set_xticks(list(xs), [f"{lab}\njaxrl/rejax = {p[key.replace('_s', '_ratio')]:.2f}x"
+                                 for lab, p in zip(labels, pairs)])
+        ax.set_title(title + " — CartPole, fresh process")
+        ax.legend()
+    sb3 = results.get("ppo", {}).get("sb3")
+    if sb3:
+        axes[2].set_xlabel(f"PPO steps/s, 1 seed: jaxrl {sb3['jaxrl_steps_per_s']:,.0f} vs Stable-Baselines3 "
+                           f"{sb3['steps_per_s']:,.0f} ({sb3['ratio']:.1f}x)", fontsize=8)
+    fig.suptitle(f"jaxrl benchmarks — {results['machine']['cpu']}, {results['machine']['cores']} cores, {results['date']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
