@@ -1,4 +1,4 @@
-"""Policy-gradient losses. Inputs are flat batches `[N]`; each returns a scalar (mean over N)."""
+"""Policy-gradient and TD losses. Inputs are flat batches `[N]`; each returns a scalar (mean over N)."""
 
 from __future__ import annotations
 
@@ -32,3 +32,19 @@ def explained_variance(predictions: jax.Array, targets: jax.Array) -> jax.Array:
     """`1 - Var[targets - predictions] / Var[targets]` (NaN-free: 0 when targets are constant)."""
     var_targets = jnp.var(targets)
     return jnp.where(var_targets > 0, 1.0 - jnp.var(targets - predictions) / jnp.maximum(var_targets, 1e-12), 0.0)
+
+
+def td_loss(predictions: jax.Array, targets: jax.Array, kind: str = "huber", weights: jax.Array | None = None):
+    """Regression of predicted Q values on (stop-gradient) targets: `"huber"` (delta 1, the DQN
+    paper's error clipping) or `"mse"` (0.5 * squared error); `weights` [N] for importance sampling."""
+    error = predictions - jax.lax.stop_gradient(targets)
+    if kind == "huber":
+        abs_error = jnp.abs(error)
+        per_item = jnp.where(abs_error <= 1.0, 0.5 * error**2, abs_error - 0.5)
+    elif kind == "mse":
+        per_item = 0.5 * error**2
+    else:
+        raise ValueError(f"td_loss: kind must be 'huber' or 'mse', got {kind!r}.")
+    if weights is not None:
+        per_item = per_item * weights
+    return jnp.mean(per_item)

@@ -1,4 +1,5 @@
-"""Networks (flax.linen): MLP torsos and the actor-critic used by policy-gradient agents.
+"""Networks (flax.linen): MLP torsos, the actor-critic of policy-gradient agents, Q networks and the
+actors/critics of off-policy agents.
 
 Shapes: observations `[..., obs_dim]` (flattened float32), outputs keep the leading axes.
 Initialisation follows the PPO "implementation details" convention: orthogonal weights with gain
@@ -14,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl.distributions import Categorical, DiagGaussian
+from jaxrl.distributions import Categorical, DiagGaussian, TanhGaussian
 
 ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "gelu": nn.gelu, "silu": nn.silu}
 
@@ -67,3 +68,114 @@ class ActorCritic(nn.Module):
         critic = MLP(self.hidden_sizes, self.activation, name="critic_torso")(obs)
         value = _dense(1, 1.0)(critic)[..., 0]
         return dist, value
+
+
+class QNetwork(nn.Module):
+    """Action values for `Discrete` actions: `obs [..., d] -> Q [..., num_actions]`.
+
+    `dueling`: value and advantage heads on the shared torso, `Q = V + A - mean_a A` (Wang et al.
+    2016). `layer_norm`: LayerNorm after every hidden layer (PQN's stabiliser).
+    """
+
+    num_actions: int
+    hidden_sizes: Sequence[int]
+    activation: str = "relu"
+    dueling: bool = False
+    layer_norm: bool = False
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> jax.Array:
+        x = MLP(self.hidden_sizes, self.activation, self.layer_norm, name="torso")(obs)
+        if not self.dueling:
+            return _dense(self.num_actions, 1.0)(x)
+        value = _dense(1, 1.0)(x)
+        advantage = _dense(self.num_actions, 1.0)(x)
+        return value + advantage - jnp.mean(advantage, axis=-1, keepdims=True)
+
+
+class ContinuousQ(nn.Module):
+    """`(obs [..., d], action [..., a]) -> Q [...]`."""
+
+    hidden_sizes: Sequence[int]
+    activation: str = "relu"
+    layer_norm: bool = False
+
+    @nn.compact
+    def __call__(self, obs: jax.Array, action: jax.Array) -> jax.Array:
+        x = jnp.concatenate([obs, action], axis=-1)
+        x = MLP(self.hidden_sizes, self.activation, self.layer_norm, name="torso")(x)
+        return _dense(1, 1.0)(x)[..., 0]
+
+
+class Critics(nn.Module):
+    """`num_critics` independent critics with stacked parameters (one vmapped program).
+
+    Continuous (`num_actions=None`): `(obs [..., d], action [..., a]) -> [num_critics, ...]`;
+    discrete: `obs [..., d] -> [num_critics, ..., num_actions]`.
+    """
+
+    num_critics: int
+    hidden_sizes: Sequence[int]
+    activation: str = "relu"
+    num_actions: int | None = None
+    layer_norm: bool = False
+
+    @nn.compact
+    def __call__(self, obs: jax.Array, action: jax.Array | None = None) -> jax.Array:
+        if self.num_actions is None:
+            module, kwargs, args = ContinuousQ, {}, (obs, action)
+        else:
+            module, kwargs, args = QNetwork, {"num_actions": self.num_actions}, (obs,)
+        ensemble = nn.vmap(
+            module, variable_axes={"params": 0}, split_rngs={"params": True},
+            in_axes=None, out_axes=0, axis_size=self.num_critics,
+        )
+        return ensemble(
+            hidden_sizes=self.hidden_sizes, activation=self.activation, layer_norm=self.layer_norm,
+            name="critic", **kwargs,
+        )(*args)
+
+
+class DeterministicActor(nn.Module):
+    """`obs [..., d] -> action [..., action_dim]` in (-1, 1) (tanh output; rescale to the box outside)."""
+
+    action_dim: int
+    hidden_sizes: Sequence[int]
+    activation: str = "relu"
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> jax.Array:
+        x = MLP(self.hidden_sizes, self.activation, name="torso")(obs)
+        return jnp.tanh(_dense(self.action_dim, 0.01)(x))
+
+
+class SquashedGaussianActor(nn.Module):
+    """`obs [..., d] -> TanhGaussian` with a state-dependent log std squashed into
+    `[log_std_min, log_std_max]` (SAC's actor; actions in (-1, 1))."""
+
+    action_dim: int
+    hidden_sizes: Sequence[int]
+    activation: str = "relu"
+    log_std_min: float = -5.0
+    log_std_max: float = 2.0
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> TanhGaussian:
+        x = MLP(self.hidden_sizes, self.activation, name="torso")(obs)
+        mean = _dense(self.action_dim, 0.01)(x)
+        raw = _dense(self.action_dim, 0.01)(x)
+        log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (jnp.tanh(raw) + 1.0)
+        return TanhGaussian(mean, log_std)
+
+
+class CategoricalActor(nn.Module):
+    """`obs [..., d] -> Categorical` over `num_actions` (discrete SAC's actor)."""
+
+    num_actions: int
+    hidden_sizes: Sequence[int]
+    activation: str = "relu"
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> Categorical:
+        x = MLP(self.hidden_sizes, self.activation, name="torso")(obs)
+        return Categorical(_dense(self.num_actions, 0.01)(x))
