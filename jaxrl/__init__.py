@@ -37,6 +37,8 @@ from jaxrl.envs import (  # noqa: E402
 _LAZY = {
     "train": ("jaxrl.training", "train"),
     "TrainResult": ("jaxrl.training", "TrainResult"),
+    "resume": ("jaxrl.training", "resume"),
+    "load_policy": ("jaxrl.policy", "load_policy"),
 }
 
 

@@ -1,6 +1,9 @@
 """The `jaxrl` command line.
 
     jaxrl train ALGO --env ENV [--seeds N] [--total-timesteps T] [--set KEY=VALUE ...] [--out DIR] [--name NAME]
+               [--log tensorboard wandb]
+    jaxrl train --resume RUN_DIR
+    jaxrl eval RUN_DIR [--episodes N] [--env ENV] [--step STEP]
     jaxrl envs [--no-adapters]
     jaxrl check-env ENV
 """
@@ -10,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+import warnings
 from typing import Annotated, Literal
 
 import tyro
@@ -21,10 +25,14 @@ AlgoName = Literal[tuple(list_agents())]  # type: ignore[valid-type]
 
 @dataclasses.dataclass
 class Train:
-    """Train an agent; writes OUT/NAME/ with config.json, metrics.csv, summary.json and curve.png."""
+    """Train an agent; writes OUT/NAME/ with config.json, metrics.csv, checkpoints/, summary.json and curve.png.
 
-    algo: tyro.conf.Positional[AlgoName]
-    """Algorithm."""
+    Ctrl-C (SIGINT) or SIGTERM stops after the current chunk with a checkpoint saved (exit 130 / 143);
+    `jaxrl train --resume RUN_DIR` then continues the run to its configured end.
+    """
+
+    algo: tyro.conf.Positional[AlgoName | None] = None
+    """Algorithm (not with --resume)."""
     env: str = "CartPole-v1"
     """Environment: a registered name, gymnax:NAME, brax:NAME or package.module:Class."""
     seeds: int = 1
@@ -39,6 +47,28 @@ class Train:
     """Run directory name (default: ALGO-ENV-TIMESTAMP)."""
     progress: bool = True
     """Show a progress bar."""
+    resume: str | None = None
+    """Continue the run in this run directory from its last good checkpoint (its config.json decides the rest)."""
+    log: Annotated[list[str], tyro.conf.arg(metavar="BACKEND")] = dataclasses.field(default_factory=list)
+    """Extra logging backends besides metrics.csv: tensorboard, wandb (offline unless WANDB_MODE=online)."""
+
+
+@dataclasses.dataclass
+class Eval:
+    """Evaluate a trained run's final (or --step) policy; prints the return distribution per seed."""
+
+    run_dir: tyro.conf.Positional[str]
+    """Run directory written by jaxrl train."""
+    episodes: int | None = None
+    """Episodes per seed (default: the run's eval_episodes)."""
+    env: str | None = None
+    """Evaluate on this environment instead (same observation and action spaces)."""
+    step: int | None = None
+    """Checkpoint step (environment steps per seed; default: the final checkpoint)."""
+    stochastic: bool = False
+    """Sample actions instead of taking the most likely one."""
+    seed: int | None = None
+    """Evaluation key (default: the run's eval_seed)."""
 
 
 @dataclasses.dataclass
@@ -62,14 +92,20 @@ def main(argv: list[str] | None = None) -> int:
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
     command = tyro.extras.subcommand_cli_from_dict(
-        {"train": Train, "envs": Envs, "check-env": CheckEnv},
+        {"train": Train, "eval": Eval, "envs": Envs, "check-env": CheckEnv},
         prog="jaxrl",
         description="jaxrl: JAX-native reinforcement learning. Whole training runs compile to one program.",
         args=argv,
     )
+    from jaxrl.interrupt import TrainingInterrupted
+
+    # Warnings (e.g. a skipped corrupt checkpoint) as one line each, without source locations.
+    warnings.formatwarning = lambda message, category, *args, **kwargs: f"jaxrl: warning: {message}\n"
     try:
         if isinstance(command, Train):
             return _train(command)
+        if isinstance(command, Eval):
+            return _eval(command)
         if isinstance(command, Envs):
             from jaxrl.envs import list_envs
 
@@ -81,12 +117,35 @@ def main(argv: list[str] | None = None) -> int:
         # User mistakes (bad names, values, paths) are reported in one paragraph, no traceback.
         print(f"jaxrl: error: {exc}", file=sys.stderr)
         return 2
+    except FloatingPointError as exc:  # the non-finite guard stopped training
+        print(f"jaxrl: {exc}", file=sys.stderr)
+        return 1
+    except TrainingInterrupted as exc:  # stopped by SIGINT/SIGTERM with a checkpoint saved
+        print(f"jaxrl: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("jaxrl: interrupted.", file=sys.stderr)
+        return 130
     raise AssertionError(f"unhandled command {command!r}")
 
 
 def _train(cmd: Train) -> int:
-    from jaxrl.training import train
+    from jaxrl.training import resume, train
 
+    if cmd.resume is not None:
+        given = [flag for flag, used in (
+            ("ALGO", cmd.algo is not None), ("--env", cmd.env != "CartPole-v1"), ("--seeds", cmd.seeds != 1),
+            ("--total-timesteps", cmd.total_timesteps is not None), ("--set", bool(cmd.set)),
+            ("--name", cmd.name is not None), ("--out", cmd.out != "runs"),
+        ) if used]
+        if given:
+            raise ValueError(
+                f"--resume continues {cmd.resume} with the settings in its config.json; drop {', '.join(given)}."
+            )
+        _report(resume(cmd.resume, progress=cmd.progress, loggers=cmd.log or None).summary)
+        return 0
+    if cmd.algo is None:
+        raise ValueError("train needs an algorithm (e.g. jaxrl train ppo) or --resume RUN_DIR.")
     overrides = {}
     for item in cmd.set:
         key, sep, value = item.partition("=")
@@ -102,16 +161,42 @@ def _train(cmd: Train) -> int:
         out=cmd.out,
         name=cmd.name,
         progress=cmd.progress,
+        loggers=cmd.log,
     )
-    s = result.summary
+    _report(result.summary)
+    return 0
+
+
+def _report(s: dict) -> None:
+    resumed = f" (resumed from step {s['resumed_from_step']:,})" if s.get("resumed_from_step") else ""
     per_seed = ", ".join(f"{r:.1f}" for r in s["final_eval_return"])
     print(
         f"{s['algo']} on {s['env']}: final eval return {s['final_eval_return_mean']:.1f} "
         f"+- {s['final_eval_return_std']:.1f} over {len(s['seeds'])} seed(s) [{per_seed}] "
         f"({s['eval_episodes']} deterministic episodes each)\n"
         f"{s['total_timesteps']:,} steps/seed in {s['train_s']:.1f}s train + {s['compile_s']:.1f}s compile "
-        f"({s['steps_per_s']:,.0f} steps/s); run directory: {s['run_dir']}"
+        f"({s['steps_per_s']:,.0f} steps/s){resumed}; run directory: {s['run_dir']}"
     )
+
+
+def _eval(cmd: Eval) -> int:
+    import numpy as np
+
+    from jaxrl.policy import evaluate_run
+
+    result = evaluate_run(cmd.run_dir, episodes=cmd.episodes, env=cmd.env, step=cmd.step,
+                          deterministic=not cmd.stochastic, seed=cmd.seed)
+    returns = result["returns"]
+    mode = "stochastic" if cmd.stochastic else "deterministic"
+    print(f"{result['algo']} on {result['env']}: policy at step {result['step']:,}, "
+          f"{result['episodes']} {mode} episodes per seed")
+    print(f"{'seed':>6} {'mean':>10} {'std':>10} {'min':>10} {'max':>10}")
+    for seed, r in zip(result["seeds"], returns):
+        print(f"{seed:>6} {r.mean():>10.2f} {r.std():>10.2f} {r.min():>10.2f} {r.max():>10.2f}")
+    if len(result["seeds"]) > 1:
+        means = returns.mean(axis=1)
+        print(f"{'all':>6} {returns.mean():>10.2f} {returns.std():>10.2f} {returns.min():>10.2f} "
+              f"{returns.max():>10.2f}  (mean over seeds {np.mean(means):.2f} +- {np.std(means):.2f})")
     return 0
 
 

@@ -29,6 +29,8 @@ class RunSettings:
     num_logs: int = 20  # logged points (compiled chunks) over the run
     eval_every: int = 1  # evaluate every this many logged points (0: only at the end)
     eval_seed: int = 12345  # the fixed key of every evaluation
+    checkpoint_every: int = 5  # save a checkpoint every this many logged points (0: only at the end)
+    keep_checkpoints: int = 3  # how many of the newest checkpoints to keep
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,11 +105,30 @@ def resolve(
         hparams.validate()
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    if run.eval_episodes < 1 or run.num_logs < 1 or run.eval_every < 0:
+    if (run.eval_episodes < 1 or run.num_logs < 1 or run.keep_checkpoints < 1 or run.eval_every < 0
+            or run.checkpoint_every < 0):
         raise ConfigError(
-            f"eval_episodes and num_logs must be >= 1 and eval_every >= 0, got {dataclasses.asdict(run)}."
+            "eval_episodes, num_logs and keep_checkpoints must be >= 1, eval_every and checkpoint_every "
+            f">= 0, got {dataclasses.asdict(run)}."
         )
     return ResolvedConfig(spec.name, env, _seed_list(seeds), config, hparams, run, buckets["env"])
+
+
+def from_dict(data: dict[str, Any]) -> ResolvedConfig:
+    """Rebuild the `ResolvedConfig` that `to_dict` wrote (e.g. a run directory's config.json).
+
+    Every setting is passed explicitly (no tuned defaults), so the result equals the original;
+    settings added since the run was made take their defaults.
+    """
+    try:
+        overrides = {
+            **data["config"], **data["hparams"], **data.get("run", {}),
+            **{f"env.{k}": v for k, v in data.get("env_kwargs", {}).items()},
+        }
+        algo, env, seeds = data["algo"], data["env"], data["seeds"]
+    except (KeyError, TypeError) as exc:
+        raise ConfigError(f"Not a jaxrl config (missing {exc}).") from None
+    return resolve(algo, env, overrides, seeds=seeds, use_tuned=False)
 
 
 def _seed_list(seeds: int | typing.Sequence[int]) -> tuple[int, ...]:

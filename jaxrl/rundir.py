@@ -1,7 +1,8 @@
 """The run directory: the contract between training and every later tool.
 
-`OUT/NAME/` holds `config.json` (resolved config, library versions, git commit), `metrics.csv`
-(one row per logged point per seed), `summary.json`, `curve.png` and (later) `checkpoints/`.
+`OUT/NAME/` holds `config.json` (resolved config, logging backends, library versions, git commit),
+`metrics.csv` (one row per logged point per seed), `summary.json`, `curve.png` and `checkpoints/`
+(see `jaxrl.checkpoint`); `tensorboard/` when that logger is on.
 """
 
 from __future__ import annotations
@@ -89,6 +90,40 @@ class MetricsWriter:
 
     def close(self) -> None:
         self._file.close()
+
+
+def read_config(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """The run directory's config.json (raises ValueError with a clear message when absent)."""
+    path = Path(run_dir) / "config.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"{str(run_dir)!r} is not a jaxrl run directory (no config.json in it).") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{str(path)!r} is not valid JSON: {exc}.") from None
+
+
+def truncate_metrics(path: Path, num_rows: int) -> list[dict[str, Any]]:
+    """Keep the header and the first `num_rows` complete rows of metrics.csv (atomically); return them.
+
+    A resumed run calls this with the row count saved in its checkpoint, dropping the rows (and any
+    half-written line) that a killed process logged after that checkpoint.
+    """
+    if not path.exists():
+        if num_rows:
+            raise ValueError(f"{str(path)!r} is missing; the checkpoint expects {num_rows} rows in it.")
+        return []
+    lines = path.read_bytes().splitlines(keepends=True)
+    complete = [line for line in lines[1 : 1 + num_rows] if line.endswith(b"\n")]
+    if not lines or len(complete) < num_rows:
+        raise ValueError(
+            f"{str(path)!r} has {len(complete)} complete rows but the checkpoint expects {num_rows}; "
+            "it was changed after the run wrote it."
+        )
+    tmp = path.with_suffix(".csv.tmp")
+    tmp.write_bytes(b"".join(lines[:1] + complete))
+    os.replace(tmp, path)
+    return read_metrics(path)
 
 
 def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import math
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,13 +22,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl.agents import EPISODE_METRICS, get_agent
+from jaxrl import checkpoint, rundir
+from jaxrl.agents import EPISODE_METRICS, AgentFns, get_agent
 from jaxrl.compile_cache import enable_compilation_cache
-from jaxrl.config import ResolvedConfig, resolve
+from jaxrl.config import ConfigError, ResolvedConfig, resolve
+from jaxrl.config import from_dict as config_from_dict
 from jaxrl.envs import make
 from jaxrl.envs.wrappers import EpisodeStatistics
+from jaxrl.interrupt import TrainingInterrupted, catch_stop_signals
+from jaxrl.loggers import check_backends, make_loggers
 from jaxrl.program import make_chunk, make_evaluate
-from jaxrl import rundir
 
 
 @dataclasses.dataclass
@@ -77,9 +81,40 @@ class _Program:
     policy: Any
     steps_per_update: int
     compile_s: float
+    state_shape: Any  # the seed-batched state as ShapeDtypeStructs (what a checkpoint must match)
+    float_leaves: list[str]  # tree paths of the state's float leaves, in the order of the finite flags
 
 
 _PROGRAMS: dict[tuple, _Program] = {}
+
+
+class NonFiniteError(FloatingPointError):
+    """Training stopped because a loss or the state became NaN/inf (the bad state is not saved)."""
+
+
+@dataclasses.dataclass
+class _Progress:
+    """Where the host loop stands; saved in every checkpoint (steps are Python ints: 64-bit safe)."""
+
+    chunks_done: int = 0
+    updates_done: int = 0
+    metrics_rows: int = 0  # rows of metrics.csv written up to this point
+    last_eval: np.ndarray | None = None  # [seeds, eval_episodes] returns of the latest evaluation
+    train_s: float = 0.0
+    eval_s: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["last_eval"] = None if self.last_eval is None else self.last_eval.tolist()
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> _Progress:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        progress = cls(**{k: v for k, v in data.items() if k in fields})
+        if progress.last_eval is not None:
+            progress.last_eval = np.asarray(progress.last_eval, np.float32)
+        return progress
 
 
 def train(
@@ -93,79 +128,184 @@ def train(
     name: str | None = None,
     progress: bool = True,
     use_tuned: bool = True,
+    loggers: Sequence[Any] = (),
+    resume: str | Path | None = None,
 ) -> TrainResult:
     """Train `algo` on `env` for each seed in one compiled program.
 
     `config` overrides settings by name (e.g. `{"num_envs": 64, "learning_rate": 1e-3}`); tuned
     defaults for (algo, env) come from `experiments/<algo>.toml`. With `out=None` nothing is
-    written to disk. Returns a `TrainResult`.
+    written to disk. `loggers` adds backends to metrics.csv: "tensorboard", "wandb" or objects with
+    `log(rows)` and `close()`. `resume=RUN_DIR` continues that run instead (see `resume`).
+
+    SIGINT/SIGTERM stop the run after the current chunk with a checkpoint saved and raise
+    `TrainingInterrupted` (a KeyboardInterrupt); a NaN/inf loss or state raises `NonFiniteError`.
+    Returns a `TrainResult`.
     """
+    if resume is not None:
+        given = [n for n, v in (("config", config), ("total_timesteps", total_timesteps), ("name", name)) if v]
+        if given:
+            raise ConfigError(
+                f"resume= continues {str(resume)!r} with the settings in its config.json; "
+                f"drop {', '.join(given)}."
+            )
+        return _resume(resume, progress=progress, loggers=loggers)
     wall_start = time.perf_counter()
     resolved = resolve(algo, env, config, seeds=seeds, total_timesteps=total_timesteps, use_tuned=use_tuned)
     env_obj, env_params = make(resolved.env, **resolved.env_kwargs)  # user errors surface before compiling
+    backends = check_backends(loggers)
+    if backends and out is None:
+        raise ConfigError(f"Logging to {', '.join(backends)} needs a run directory; out=None was given.")
     run_path = None
     if out is not None:
         run_path = rundir.create_run_dir(out, name or rundir.default_run_name(resolved.algo, resolved.env))
-    enable_compilation_cache()
+        # Written first, so even a run killed while compiling can be resumed.
+        rundir.write_json(
+            run_path / "config.json",
+            {**resolved.to_dict(), "loggers": backends, "versions": rundir.versions(),
+             "git_commit": rundir.git_commit()},
+        )
+    return _run(resolved, env_obj, env_params, run_path, loggers, progress, wall_start, resuming=False)
 
+
+def resume(run_dir: str | Path, *, progress: bool = True, loggers: Sequence[Any] | None = None) -> TrainResult:
+    """Continue the run in `run_dir` to its configured end, from its newest usable checkpoint.
+
+    The config comes from `run_dir/config.json`; metrics.csv rows after the checkpoint are dropped,
+    and the same chunk schedule continues, so the result (params_sha256, metrics.csv steps) equals
+    an uninterrupted run's on the same machine. Unusable checkpoints are skipped with a warning;
+    with none usable the run restarts from its first update. `loggers` defaults to the run's own.
+    """
+    return _resume(run_dir, progress=progress, loggers=loggers)
+
+
+def _resume(run_dir: str | Path, *, progress: bool, loggers: Sequence[Any] | None) -> TrainResult:
+    wall_start = time.perf_counter()
+    run_path = Path(run_dir)
+    saved = rundir.read_config(run_path)
+    resolved = config_from_dict(saved)
+    env_obj, env_params = make(resolved.env, **resolved.env_kwargs)
+    if loggers is None:
+        loggers = saved.get("loggers", [])
+    check_backends(loggers)
+    if saved.get("versions", {}).get("jax") not in (None, jax.__version__):
+        warnings.warn(
+            f"{run_path} was trained with jax {saved['versions']['jax']}, resuming with {jax.__version__}: "
+            "the result may differ from an uninterrupted run.", stacklevel=3,
+        )
+    return _run(resolved, env_obj, env_params, run_path, loggers, progress, wall_start, resuming=True)
+
+
+def _run(resolved: ResolvedConfig, env_obj, env_params, run_path: Path | None, logger_spec: Sequence[Any],
+         progress: bool, wall_start: float, resuming: bool) -> TrainResult:
+    enable_compilation_cache()
+    ckpt_dir = run_path / "checkpoints" if run_path is not None else None
+    # Created before compiling: the writer imports orbax on its own thread meanwhile.
+    writer = checkpoint.CheckpointWriter(ckpt_dir, resolved.run.keep_checkpoints) if ckpt_dir else None
     num_members = len(resolved.seeds)
-    keys = jax.vmap(jax.random.key)(jnp.asarray(resolved.seeds, jnp.uint32))
-    hparams = _broadcast(resolved.hparams, num_members)
+    keys, hparams = member_inputs(resolved)
     eval_key = jax.random.key(resolved.run.eval_seed)
     num_updates = resolved.config.num_updates
-
     program, num_compiles = _get_program(resolved, env_obj, env_params, keys, hparams, eval_key)
     steps_per_update = program.steps_per_update
     schedule = _chunk_schedule(num_updates, resolved.run.num_logs)
 
-    if run_path is not None:
-        rundir.write_json(
-            run_path / "config.json",
-            {**resolved.to_dict(), "versions": rundir.versions(), "git_commit": rundir.git_commit()},
-        )
-    bar = _progress_bar(progress, num_updates * steps_per_update, f"{resolved.algo} {resolved.env}")
-
-    train_s = eval_s = 0.0
+    done = _Progress()
     rows: list[dict[str, Any]] = []
-    writer = None
-    state = program.init(keys, hparams)
-    updates_done = 0
-    last_eval = None
+    resumed_from = None
+    state = None
+    if resuming:
+        restored = checkpoint.restore(ckpt_dir, program.state_shape)
+        if restored is None:
+            warnings.warn(f"No usable checkpoint in {ckpt_dir}; restarting the run from its first update.",
+                          stacklevel=3)
+        else:
+            done = _Progress.from_json(restored.progress)
+            if restored.progress.get("num_chunks") != len(schedule) or done.updates_done != sum(
+                schedule[: done.chunks_done]
+            ):
+                raise checkpoint.CheckpointError(
+                    f"Checkpoint step {restored.step} in {ckpt_dir} does not follow this run's chunk schedule."
+                )
+            state, resumed_from = restored.state, restored.step
+            checkpoint.set_aside_after(ckpt_dir, restored.step)
+        rows = rundir.truncate_metrics(run_path / "metrics.csv", done.metrics_rows)
+    if state is None:
+        state = program.init(keys, hparams)
+
+    updates_done = done.updates_done
+    active = make_loggers(logger_spec, run_path, resolved.to_dict(), resume_step=resumed_from)
+    bar = _progress_bar(progress, num_updates * steps_per_update, f"{resolved.algo} {resolved.env}",
+                        initial=updates_done * steps_per_update)
+    checkpoint_s = 0.0
+    last_saved = resumed_from
+
+    def save(step: int) -> None:
+        nonlocal checkpoint_s, last_saved
+        if writer is None or last_saved == step:
+            return
+        t0 = time.perf_counter()
+        writer.save(step, state, {**done.to_json(), "num_chunks": len(schedule), "algo": resolved.algo,
+                                  "env": resolved.env, "seeds": list(resolved.seeds)})
+        checkpoint_s += time.perf_counter() - t0
+        last_saved = step
+
+    completed = False
     try:
-        for index, chunk_updates in enumerate(schedule):
-            t0 = time.perf_counter()
-            state, sums = program.chunk(state, hparams, np.int32(chunk_updates))
-            sums = jax.device_get(sums)
-            train_s += time.perf_counter() - t0
-            updates_done += chunk_updates
-            last_chunk = index == len(schedule) - 1
-            evaluate_now = resolved.run.eval_every > 0 and (
-                (index + 1) % resolved.run.eval_every == 0 or last_chunk
-            )
-            if evaluate_now:
+        with catch_stop_signals() as stop:
+            for index in range(done.chunks_done, len(schedule)):
+                chunk_updates = schedule[index]
                 t0 = time.perf_counter()
-                last_eval = np.asarray(jax.device_get(program.evaluate(state, eval_key)[0]))
-                eval_s += time.perf_counter() - t0
-            new_rows = _rows(sums, chunk_updates, updates_done * steps_per_update, resolved.seeds,
-                             last_eval.mean(axis=1) if evaluate_now else None)
-            rows += new_rows
-            if run_path is not None:
-                writer = writer or rundir.MetricsWriter(run_path / "metrics.csv", new_rows[0])
-                writer.write(new_rows)
-            if bar is not None:
-                bar.update(chunk_updates * steps_per_update)
-                bar.set_postfix(_postfix(new_rows, train_s, updates_done * steps_per_update * num_members))
+                state, sums, finite = program.chunk(state, hparams, np.int32(chunk_updates))
+                sums, finite = jax.device_get((sums, finite))
+                done.train_s += time.perf_counter() - t0
+                updates_done += chunk_updates
+                step = updates_done * steps_per_update
+                last_chunk = index == len(schedule) - 1
+                problem = _nonfinite(sums, finite, program.float_leaves, resolved.seeds)
+                evaluate_now = problem is None and resolved.run.eval_every > 0 and (
+                    (index + 1) % resolved.run.eval_every == 0 or last_chunk
+                )
+                if evaluate_now:
+                    t0 = time.perf_counter()
+                    done.last_eval = np.asarray(jax.device_get(program.evaluate(state, eval_key)[0]))
+                    done.eval_s += time.perf_counter() - t0
+                new_rows = _rows(sums, chunk_updates, step, resolved.seeds,
+                                 done.last_eval.mean(axis=1) if evaluate_now else None)
+                rows += new_rows
+                for logger in active:
+                    logger.log(new_rows)
+                if problem is not None:
+                    raise NonFiniteError(_nonfinite_message(problem, step, index, len(schedule), resolved,
+                                                            run_path, last_saved))
+                done.chunks_done, done.updates_done = index + 1, updates_done
+                done.metrics_rows += len(new_rows)
+                every = resolved.run.checkpoint_every
+                if last_chunk or stop.requested or (every > 0 and (index + 1) % every == 0):
+                    save(step)
+                if bar is not None:
+                    bar.update(chunk_updates * steps_per_update)
+                    bar.set_postfix(_postfix(new_rows, done.train_s, step * num_members))
+                if stop.requested and not last_chunk:
+                    raise TrainingInterrupted(
+                        _interrupt_message(stop.name, step, index, len(schedule), run_path),
+                        stop.signum, str(run_path) if run_path else None, step,
+                    )
+        completed = True
     finally:
-        if writer is not None:
-            writer.close()
+        for logger in active:
+            logger.close()
         if bar is not None:
             bar.close()
+        if writer is not None and not completed:
+            writer.close()  # a stopped run's last checkpoint is on disk before the error propagates
 
-    if last_eval is None:  # eval_every == 0: evaluate only the final policy
+    eval_s = done.eval_s
+    if done.last_eval is None:  # eval_every == 0: evaluate only the final policy
         t0 = time.perf_counter()
-        last_eval = np.asarray(jax.device_get(program.evaluate(state, eval_key)[0]))
+        done.last_eval = np.asarray(jax.device_get(program.evaluate(state, eval_key)[0]))
         eval_s += time.perf_counter() - t0
-    final_returns = [float(r) for r in last_eval.mean(axis=1)]
+    final_returns = [float(r) for r in done.last_eval.mean(axis=1)]
     total_steps = updates_done * steps_per_update
     summary = {
         "algo": resolved.algo,
@@ -178,18 +318,38 @@ def train(
         "final_eval_return_std": float(np.std(final_returns)),
         "eval_episodes": resolved.run.eval_episodes,
         "compile_s": round(program.compile_s if num_compiles else 0.0, 4),
-        "train_s": round(train_s, 4),
+        "train_s": round(done.train_s, 4),
         "eval_s": round(eval_s, 4),
+        "checkpoint_s": round(checkpoint_s, 4),
         "wall_s": round(time.perf_counter() - wall_start, 4),
-        "steps_per_s": round(total_steps * num_members / max(train_s, 1e-9), 1),
+        "steps_per_s": round(total_steps * num_members / max(done.train_s, 1e-9), 1),
         "num_compiles": num_compiles,
         "params_sha256": params_sha256(program.policy(state), num_members),
+        "resumed_from_step": resumed_from,
         "run_dir": str(run_path) if run_path is not None else None,
     }
     if run_path is not None:
-        rundir.write_json(run_path / "summary.json", summary)
         rundir.plot_curve(rows, run_path / "curve.png", f"{resolved.algo} on {resolved.env}")
+    if writer is not None:  # the final checkpoint was written while evaluating and plotting
+        t0 = time.perf_counter()
+        writer.close()
+        checkpoint_s += time.perf_counter() - t0
+        summary["checkpoint_s"] = round(checkpoint_s, 4)
+        summary["wall_s"] = round(time.perf_counter() - wall_start, 4)
+    if run_path is not None:
+        rundir.write_json(run_path / "summary.json", summary)
     return TrainResult(resolved, summary, rows, state, run_path)
+
+
+def member_inputs(resolved: ResolvedConfig) -> tuple[jax.Array, Any]:
+    """The per-member init keys `[M]` and hyperparameters (pytree of `[M]` arrays) of a run."""
+    keys = jax.vmap(jax.random.key)(jnp.asarray(resolved.seeds, jnp.uint32))
+    return keys, _broadcast(resolved.hparams, len(resolved.seeds))
+
+
+def build_agent(resolved: ResolvedConfig, env, env_params) -> AgentFns:
+    """The agent's pure functions for this run (the env wrapped for episode statistics)."""
+    return get_agent(resolved.algo).build(EpisodeStatistics(env), env_params, resolved.config)
 
 
 def _get_program(resolved: ResolvedConfig, env, env_params, keys, hparams, eval_key) -> tuple[_Program, int]:
@@ -204,12 +364,12 @@ def _get_program(resolved: ResolvedConfig, env, env_params, keys, hparams, eval_
     if cache_key in _PROGRAMS:
         return _PROGRAMS[cache_key], 0
 
-    spec = get_agent(resolved.algo)
-    fns = spec.build(EpisodeStatistics(env), env_params, resolved.config)
+    fns = build_agent(resolved, env, env_params)
     evaluate = make_evaluate(env, env_params, fns.act, resolved.run.eval_episodes)
 
     init = jax.jit(jax.vmap(fns.init))
-    chunk = jax.jit(jax.vmap(make_chunk(fns.update), in_axes=(0, 0, None)), donate_argnums=(0,))
+    chunk = jax.jit(jax.vmap(_with_finite_flags(make_chunk(fns.update)), in_axes=(0, 0, None)),
+                    donate_argnums=(0,))
     evaluate_all = jax.jit(jax.vmap(lambda s, k: evaluate(fns.policy(s), k), in_axes=(0, None)))
 
     t0 = time.perf_counter()
@@ -224,9 +384,79 @@ def _get_program(resolved: ResolvedConfig, env, env_params, keys, hparams, eval_
         init_future = pool.submit(init.lower(keys, hparams).compile, init_options)
         compiled = [f.result() for f in (init_future, chunk_future, eval_future)]
     program = _Program(*compiled, policy=fns.policy, steps_per_update=fns.steps_per_update,
-                       compile_s=time.perf_counter() - t0)
+                       compile_s=time.perf_counter() - t0, state_shape=state_shape,
+                       float_leaves=_float_leaf_names(state_shape))
     _PROGRAMS[cache_key] = program
     return program, 1
+
+
+def _with_finite_flags(chunk):
+    """`chunk` that also returns `[num_float_leaves]` bools: is each float leaf of the new state finite."""
+
+    def checked(state, hparams, num_updates):
+        state, sums = chunk(state, hparams, num_updates)
+        flags = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(state) if _is_float(x)]
+        return state, sums, jnp.stack(flags) if flags else jnp.ones((0,), bool)
+
+    return checked
+
+
+def _is_float(x: Any) -> bool:
+    return jnp.issubdtype(x.dtype, jnp.inexact)
+
+
+def _float_leaf_names(state_shape: Any) -> list[str]:
+    paths = jax.tree_util.tree_flatten_with_path(state_shape)[0]
+    return [jax.tree_util.keystr(path).lstrip(".") for path, leaf in paths if _is_float(leaf)]
+
+
+def _nonfinite(sums: dict[str, np.ndarray], finite: np.ndarray, leaf_names: list[str], seeds) -> str | None:
+    """What went non-finite in this chunk (a loss metric first, then a state leaf), or None."""
+
+    def seeds_of(bad: np.ndarray) -> str:
+        hit = [str(seeds[i]) for i in np.flatnonzero(bad)]
+        return f"seed {hit[0]}" if len(hit) == 1 else f"seeds {', '.join(hit)}"
+
+    for name in sorted(sums):
+        values = np.asarray(sums[name])
+        if "loss" in name and not np.isfinite(values).all():
+            first = values[~np.isfinite(values)][0]
+            return f"the loss metric {name} became {first} for {seeds_of(~np.isfinite(values))}"
+    finite = np.asarray(finite, bool)
+    for j, name in enumerate(leaf_names):
+        if not finite[:, j].all():
+            return f"the state leaf {name} (parameters or statistics) became NaN/inf for {seeds_of(~finite[:, j])}"
+    return None
+
+
+def _nonfinite_message(problem: str, step: int, index: int, num_chunks: int, resolved: ResolvedConfig,
+                       run_path: Path | None, last_saved: int | None) -> str:
+    lr = getattr(resolved.hparams, "learning_rate", None)
+    if run_path is None:
+        kept = "Nothing was saved (out=None)."
+    elif last_saved is None:
+        kept = "No checkpoint had been saved yet, and none was written of the bad state."
+    else:
+        kept = (f"The bad state was not saved; the last good checkpoint (step {last_saved:,}) is kept in "
+                f"{run_path / 'checkpoints'} (`jaxrl eval {run_path} --step {last_saved}` evaluates it).")
+    return (
+        f"Training stopped at step {step:,} (chunk {index + 1} of {num_chunks}): {problem}. {kept} "
+        "Divergence usually means too large a learning rate"
+        + (f" (learning_rate={lr:g})" if isinstance(lr, (int, float)) else "")
+        + " or badly scaled rewards/observations: start a new run with a smaller learning_rate, "
+        "reward_scale or max_grad_norm, or normalize_obs=true."
+    )
+
+
+def _interrupt_message(signal_name: str, step: int, index: int, num_chunks: int, run_path: Path | None) -> str:
+    if run_path is None:
+        return f"{signal_name}: training stopped at step {step:,} (chunk {index + 1} of {num_chunks}); " \
+               "nothing was saved (out=None)."
+    return (
+        f"{signal_name}: training stopped at step {step:,} (chunk {index + 1} of {num_chunks}) with a checkpoint "
+        f"saved in {run_path / 'checkpoints'}. Resume with: jaxrl train --resume {run_path} "
+        f"(Python: jaxrl.resume({str(run_path)!r}))."
+    )
 
 
 def _broadcast(hparams: Any, num_members: int) -> Any:
@@ -266,12 +496,12 @@ def _rows(sums: dict[str, np.ndarray], num_updates: int, step: int, seeds, eval_
     return rows
 
 
-def _progress_bar(enabled: bool, total: int, description: str):
+def _progress_bar(enabled: bool, total: int, description: str, initial: int = 0):
     if not enabled:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=description, unit="step", unit_scale=True, dynamic_ncols=True)
+    return tqdm(total=total, initial=initial, desc=description, unit="step", unit_scale=True, dynamic_ncols=True)
 
 
 def _postfix(rows: list[dict], train_s: float, steps_all_seeds: int) -> dict[str, str]:

@@ -1,0 +1,132 @@
+"""Policies out of a run directory: `load_policy` for use in other code, `evaluate_run` for `jaxrl eval`.
+
+Both read only `RUN_DIR` (config.json and checkpoints/): the agent is rebuilt from the saved
+config, the state restored from the final (newest usable) or a given checkpoint step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrl import checkpoint, rundir
+from jaxrl.config import ResolvedConfig
+from jaxrl.config import from_dict as config_from_dict
+from jaxrl.envs import make, spaces
+
+
+@dataclasses.dataclass
+class RunPolicy:
+    """The restored, seed-batched policy of a run and what acting with it needs."""
+
+    config: ResolvedConfig
+    step: int  # environment steps per seed at the checkpoint
+    policy: Any  # pytree with a leading [num_seeds] axis
+    act: Any  # the agent's act(policy, obs [B, ...], key, deterministic)
+    env: Any
+    env_params: Any
+
+
+def restore_policy(run_dir: str | Path, step: int | None = None) -> RunPolicy:
+    """Rebuild the agent of `run_dir` and restore its policy at `step` (default: the newest usable)."""
+    from jaxrl.training import build_agent, member_inputs
+
+    run_path = Path(run_dir)
+    resolved = config_from_dict(rundir.read_config(run_path))
+    env, env_params = make(resolved.env, **resolved.env_kwargs)
+    fns = build_agent(resolved, env, env_params)
+    keys, hparams = member_inputs(resolved)
+    abstract = jax.eval_shape(jax.vmap(fns.init), keys, hparams)
+    restored = checkpoint.restore(run_path / "checkpoints", abstract, step=step)
+    if restored is None:
+        raise checkpoint.CheckpointError(f"No usable checkpoint in {str(run_path / 'checkpoints')!r}.")
+    return RunPolicy(resolved, restored.step, fns.policy(restored.state), fns.act, env, env_params)
+
+
+def load_policy(run_dir: str | Path, seed_index: int = 0, *, step: int | None = None, deterministic: bool = True):
+    """A jittable `act(obs, key=None) -> action` of seed `seed_index` of the run in `run_dir`.
+
+    `obs` is one observation or a batch `[B, *obs_shape]` (the action has the matching batch).
+    Deterministic (the distribution's mode) by default; with `deterministic=False` pass a key.
+    `step` picks a checkpoint (default: the final one). The returned function also carries
+    `.params` (the policy pytree), `.step`, `.observation_space` and `.action_space`.
+    """
+    run = restore_policy(run_dir, step)
+    num_seeds = len(run.config.seeds)
+    if not -num_seeds <= seed_index < num_seeds:
+        raise IndexError(f"seed_index {seed_index} out of range: the run has {num_seeds} seed(s) {run.config.seeds}.")
+    params = jax.tree.map(lambda x: x[seed_index], run.policy)
+    obs_space = run.env.observation_space(run.env_params)
+    obs_ndim = len(obs_space.shape)
+    agent_act = run.act
+
+    def act(obs: jax.Array, key: jax.Array | None = None) -> jax.Array:
+        obs = jnp.asarray(obs)
+        single = obs.ndim == obs_ndim
+        if key is None:
+            if not deterministic:
+                raise ValueError("A stochastic policy (deterministic=False) needs a key: act(obs, key).")
+            key = jax.random.key(0)
+        action = agent_act(params, obs[None] if single else obs, key, deterministic)
+        return action[0] if single else action
+
+    act.params = params
+    act.step = run.step
+    act.observation_space = obs_space
+    act.action_space = run.env.action_space(run.env_params)
+    return act
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    episodes: int | None = None,
+    env: str | None = None,
+    step: int | None = None,
+    deterministic: bool = True,
+    seed: int | None = None,
+) -> dict[str, Any]:
+    """Returns of `episodes` episodes per seed with the policy at `step` (default: final checkpoint).
+
+    `env` evaluates on another environment with the same observation and action spaces. Returns
+    a dict with "returns" `[num_seeds, episodes]`, "seeds", "step", "env", "episodes".
+    """
+    from jaxrl.program import make_evaluate
+
+    run = restore_policy(run_dir, step)
+    episodes = run.config.run.eval_episodes if episodes is None else int(episodes)
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}.")
+    eval_env, eval_params = (run.env, run.env_params) if env is None else make(env)
+    if env is not None:
+        _check_compatible(run.env, run.env_params, eval_env, eval_params, run.config.env, env)
+    evaluate = make_evaluate(eval_env, eval_params, run.act, episodes, deterministic=deterministic)
+    key = jax.random.key(run.config.run.eval_seed if seed is None else seed)
+    returns = jax.jit(jax.vmap(evaluate, in_axes=(0, None)))(run.policy, key)[0]
+    return {
+        "returns": np.asarray(jax.device_get(returns)),
+        "seeds": list(run.config.seeds),
+        "step": run.step,
+        "env": env or run.config.env,
+        "episodes": episodes,
+        "algo": run.config.algo,
+    }
+
+
+def _check_compatible(env, params, other, other_params, name: str, other_name: str) -> None:
+    a_obs, b_obs = env.observation_space(params), other.observation_space(other_params)
+    a_act, b_act = env.action_space(params), other.action_space(other_params)
+    same_obs = tuple(a_obs.shape) == tuple(b_obs.shape)
+    if isinstance(a_act, spaces.Discrete):
+        same_act = isinstance(b_act, spaces.Discrete) and int(a_act.n) == int(b_act.n)
+    else:
+        same_act = type(a_act) is type(b_act) and tuple(a_act.shape) == tuple(b_act.shape)
+    if not (same_obs and same_act):
+        raise ValueError(
+            f"--env {other_name} does not fit the policy trained on {name}: observations {b_obs!r} vs "
+            f"{a_obs!r}, actions {b_act!r} vs {a_act!r}."
+        )

@@ -1,0 +1,202 @@
+"""Checkpoints: every agent's full state round-trips bit for bit; the newest N are kept; incomplete or
+corrupt steps are skipped with a warning; the non-finite guard never checkpoints bad state."""
+
+import functools
+import shutil
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import struct
+
+import jaxrl
+from jaxrl import checkpoint
+from jaxrl.agents import get_agent, list_agents
+from jaxrl.config import ConfigError, resolve
+from jaxrl.envs import EnvParams, EnvState, Environment, make, register, spaces
+from jaxrl.training import NonFiniteError, _nonfinite, build_agent, member_inputs
+
+# Config fields that size a replay buffer: shrunk so that an agent's initial state stays small.
+_BUFFER_FIELDS = ("buffer_size", "buffer_capacity", "capacity", "replay_size")
+
+
+@functools.cache
+def _initial_state(algo: str, seeds: int = 2):
+    """The seed-batched initial state of `algo` (CartPole, or Pendulum for continuous-only agents),
+    with every value scrambled so that a round trip cannot pass by restoring zeros."""
+    spec = get_agent(algo)
+    small = {f: 1024 for f in _BUFFER_FIELDS if f in spec.config_fields}
+    for env_name in ("CartPole-v1", "Pendulum-v1"):
+        try:
+            resolved = resolve(algo, env_name, small, seeds=seeds, use_tuned=False)
+        except ConfigError:
+            resolved = resolve(algo, env_name, {}, seeds=seeds, use_tuned=False)
+        env, params = make(env_name)
+        try:
+            fns = build_agent(resolved, env, params)
+        except ValueError:  # e.g. a continuous-action agent on CartPole
+            continue
+        keys, hparams = member_inputs(resolved)
+        init = jax.jit(jax.vmap(fns.init)).lower(keys, hparams).compile({"xla_backend_optimization_level": 0})
+        state = init(keys, hparams)
+        abstract = jax.eval_shape(jax.vmap(fns.init), keys, hparams)
+        return _scramble(state), abstract
+    raise AssertionError(f"{algo} builds on neither CartPole-v1 nor Pendulum-v1")
+
+
+def _scramble(state):
+    leaves, treedef = jax.tree.flatten(state)
+    rng = np.random.default_rng(0)
+    out = []
+    for leaf in leaves:
+        if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+            out.append(leaf)
+        elif jnp.issubdtype(leaf.dtype, jnp.floating):
+            out.append(jnp.asarray(rng.standard_normal(leaf.shape), leaf.dtype))
+        elif jnp.issubdtype(leaf.dtype, jnp.integer):
+            out.append(jnp.asarray(rng.integers(0, 100, leaf.shape), leaf.dtype))
+        else:
+            out.append(jnp.asarray(rng.integers(0, 2, leaf.shape), leaf.dtype))
+    return jax.tree.unflatten(treedef, out)
+
+
+def _assert_identical(a, b):
+    assert jax.tree.structure(a) == jax.tree.structure(b)
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+        assert x.dtype == y.dtype and x.shape == y.shape, (x.dtype, y.dtype, x.shape, y.shape)
+        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            x, y = jax.random.key_data(x), jax.random.key_data(y)
+        assert np.asarray(x).tobytes() == np.asarray(y).tobytes()
+
+
+def _save(directory, steps, state, keep=3):
+    writer = checkpoint.CheckpointWriter(directory, keep)
+    for step in steps:
+        writer.save(step, state, {"chunks_done": step // 10})
+    writer.close()
+
+
+@pytest.mark.parametrize("algo", list_agents())
+def test_every_agent_state_round_trips_bit_for_bit(algo, tmp_path):
+    state, abstract = _initial_state(algo)
+    _save(tmp_path, [2**40], state)  # steps are Python ints: 64-bit safe
+    restored = checkpoint.restore(tmp_path, abstract)
+    assert restored.step == 2**40 and restored.progress["chunks_done"] == 2**40 // 10
+    _assert_identical(state, restored.state)
+    keys = [x for x in jax.tree.leaves(restored.state) if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)]
+    assert keys, "the state should carry typed PRNG keys"
+    jax.random.split(keys[0][0])  # restored keys are usable typed keys
+
+
+def test_keeps_newest_and_skips_incomplete_or_corrupt_checkpoints(tmp_path):
+    state, abstract = _initial_state("ppo")
+    _save(tmp_path, [10, 20, 30], state, keep=2)
+    assert checkpoint.list_steps(tmp_path) == [20, 30]
+
+    # Writes killed half-way leave staging folders (orbax's own temporary one, or ours before the
+    # final rename): never a step, reported and ignored.
+    shutil.copytree(tmp_path / "30", tmp_path / ".staging-40")
+    shutil.copytree(tmp_path / "30" / "state", tmp_path / ".staging-50.orbax-checkpoint-tmp-1700000000")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert checkpoint.restore(tmp_path, abstract).step == 30
+    assert sum("incomplete checkpoint" in str(w.message) for w in caught) == 2
+
+    # A finalised step whose data was damaged afterwards: detected, skipped, previous one used.
+    data = max((p for p in (tmp_path / "30" / "state").rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+    raw = bytearray(data.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    data.write_bytes(bytes(raw[: len(raw) * 3 // 4]))
+    with pytest.warns(UserWarning, match=r"Skipping unusable checkpoint .*30.*changed since written"):
+        restored = checkpoint.restore(tmp_path, abstract)
+    assert restored.step == 20
+    _assert_identical(state, restored.state)
+    with pytest.raises(checkpoint.CheckpointError, match="unusable"):
+        checkpoint.restore(tmp_path, abstract, step=30)
+
+    # Nothing usable left: None (the caller decides), with a warning per skipped step.
+    (tmp_path / "20" / "progress").rename(tmp_path / "20" / "progress.gone")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert checkpoint.restore(tmp_path, abstract) is None
+    assert sum("Skipping unusable" in str(w.message) for w in caught) == 2
+
+
+def test_checkpoint_of_another_state_is_refused(tmp_path):
+    state, _ = _initial_state("ppo", seeds=2)
+    _, abstract_three = _initial_state("ppo", seeds=3)
+    _save(tmp_path, [5], state)
+    with pytest.raises(checkpoint.CheckpointError, match=r"in the checkpoint but .* in this run's state"):
+        checkpoint.restore(tmp_path, abstract_three, step=5)
+    with pytest.raises(checkpoint.CheckpointError, match="available steps: 5"):
+        checkpoint.restore(tmp_path, abstract_three, step=6)
+
+
+@struct.dataclass
+class _NaNState(EnvState):
+    pass
+
+
+@struct.dataclass
+class _NaNParams(EnvParams):
+    max_steps_in_episode: int = 1_000_000
+    nan_after: int = 100
+
+
+class NaNRewardAfter(Environment):
+    """Episodes that never end; reward 1, then NaN once an env copy has taken `nan_after` steps."""
+
+    @property
+    def default_params(self):
+        return _NaNParams()
+
+    def reset_env(self, key, params):
+        return jnp.zeros((1,), jnp.float32), _NaNState(time=jnp.int32(0))
+
+    def step_env(self, key, state, action, params):
+        state = state.replace(time=state.time + 1)
+        reward = jnp.where(state.time > params.nan_after, jnp.nan, 1.0).astype(jnp.float32)
+        return jnp.zeros((1,), jnp.float32), state, reward, jnp.asarray(False), {}
+
+    def observation_space(self, params=None):
+        return spaces.Box(-1.0, 1.0, (1,), jnp.float32)
+
+    def action_space(self, params=None):
+        return spaces.Discrete(2)
+
+
+def test_nonfinite_guard_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    register("NaNRewardAfter-v0", NaNRewardAfter, overwrite=True)
+    # 2 envs x 8 steps per update, 2 updates per logged point: each env copy takes 16 steps per point,
+    # so step 101 of every copy (the first NaN reward) falls in point 7: env steps 208 -> 224.
+    config = dict(num_envs=2, num_steps=8, update_epochs=1, num_minibatches=1, hidden_sizes=(8,), num_logs=8,
+                  eval_episodes=1, checkpoint_every=2, keep_checkpoints=10)
+    with pytest.raises(NonFiniteError) as info:
+        jaxrl.train("ppo", "NaNRewardAfter-v0", seeds=2, total_timesteps=256, config=config, out=tmp_path,
+                    name="run", progress=False, use_tuned=False)
+    message = str(info.value)
+    assert "step 224 (chunk 7 of 8)" in message
+    assert "loss metric" in message and "became nan for seeds 0, 1" in message
+    assert "last good checkpoint (step 192)" in message and "learning_rate" in message
+
+    run = tmp_path / "run"
+    assert checkpoint.list_steps(run / "checkpoints") == [64, 128, 192]  # nothing at or after the bad chunk
+    assert not (run / "summary.json").exists()
+    env, params = make("NaNRewardAfter-v0")
+    resolved = resolve("ppo", "NaNRewardAfter-v0", config, seeds=2, use_tuned=False)
+    abstract = jax.eval_shape(jax.vmap(build_agent(resolved, env, params).init), *member_inputs(resolved))
+    good = checkpoint.restore(run / "checkpoints", abstract)
+    assert good.step == 192
+    assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(good.state) if jnp.issubdtype(x.dtype, jnp.floating))
+
+
+def test_nonfinite_state_leaf_is_named():
+    sums = {"policy_loss": np.array([0.1, 0.2]), "explained_variance": np.array([np.nan, 0.0])}
+    finite = np.array([[True, True], [True, False]])
+    problem = _nonfinite(sums, finite, ["policy.params.kernel", "policy.obs_stats.var"], seeds=(3, 7))
+    assert problem == "the state leaf policy.obs_stats.var (parameters or statistics) became NaN/inf for seed 7"
+    sums["value_loss"] = np.array([np.inf, np.inf])
+    assert _nonfinite(sums, finite, ["a", "b"], seeds=(3, 7)) == "the loss metric value_loss became inf for seeds 3, 7"
+    assert _nonfinite({"policy_loss": np.zeros(2)}, np.ones((2, 2), bool), ["a", "b"], seeds=(3, 7)) is None
