@@ -9,21 +9,20 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import sys
 import time
 
 from benchmarks import env_throughput, machine, ppo, report, venvs
 
-ALL_ENVS = ("CartPole-v1", "Pendulum-v1", "Acrobot-v1")
-NUM_ENVS = (1, 16, 256, 1024, 4096)
-
+ENVS, NUM_ENVS = env_throughput.ENVS, env_throughput.NUM_ENVS
 MODES = {
     # quick: CartPole at every N, the other two envs at N=1024; shorter PPO budgets; one CLI run.
     "quick": dict(
         cells=[("CartPole-v1", n) for n in NUM_ENVS] + [("Pendulum-v1", 1024), ("Acrobot-v1", 1024)],
         env_budget=2**18, env_min_time=0.5, reps=3, ppo_timesteps=131_072, sb3_timesteps=20_480, cli_reps=1),
     "full": dict(
-        cells=[(e, n) for e in ALL_ENVS for n in NUM_ENVS],
+        cells=[(e, n) for e in ENVS for n in NUM_ENVS],
         env_budget=2**18, env_min_time=1.0, reps=5, ppo_timesteps=500_000, sb3_timesteps=51_200, cli_reps=3),
 }
 
@@ -86,6 +85,8 @@ def _log(message: str) -> None:
 
 
 def _save(results: dict, path) -> None:
+    results["machine"]["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
+    results["machine"]["git_commit_end"] = machine.git_commit()  # others may commit while we run
     path.write_text(json.dumps(results, indent=1, default=float) + "\n")
     report.write(results)
     report.plot(results)

@@ -5,6 +5,8 @@ folds observations, rewards and both flags into its carry, so XLA cannot drop th
 code (jaxrl's CartPole reward is a constant). EnvPool runs in its own venv (see `venvs.py`) through
 `peers/envpool_throughput.py`, N copies stepped by its C++ thread pool. Random actions are drawn
 the same way for jaxrl and gymnax (inside the program); EnvPool cycles through pre-drawn arrays.
+Besides wall-clock steps/s, jaxrl and gymnax also get steps per CPU-second of this process, a
+jaxrl/gymnax ratio that other load on a shared machine disturbs much less.
 """
 
 from __future__ import annotations
@@ -90,12 +92,14 @@ def jax_runner(impl: str, name: str, num_envs: int, num_steps: int, min_time: fl
             state["compiled"] = fn.lower(jax.random.key(0)).compile()
             state["compile_s"] = time.perf_counter() - t0
             call()  # first execution (allocations), untimed
-        calls, t0 = 0, time.perf_counter()
+        calls, t0, cpu0 = 0, time.perf_counter(), time.process_time()
         while calls == 0 or time.perf_counter() - t0 < min_time:
             call()
             calls += 1
-        elapsed = time.perf_counter() - t0
-        return {"steps_per_s": num_envs * num_steps * calls / elapsed, "run_s": elapsed, "compile_s": state["compile_s"]}
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        steps = num_envs * num_steps * calls
+        return {"steps_per_s": steps / elapsed, "steps_per_cpu_s": steps / cpu, "run_s": elapsed,
+                "compile_s": state["compile_s"]}
 
     return run
 
@@ -123,6 +127,8 @@ def run(cells: list[tuple[str, int]], reps: int, budget: int, min_time: float, l
                 "gymnax_compile_s": median(res["gymnax"], "compile_s"),
                 "jaxrl_vs_gymnax": ratio(sps["jaxrl"], sps["gymnax"]),
                 "jaxrl_vs_envpool": ratio(sps["jaxrl"], sps["envpool"]),
+                # Same-process CPU seconds: less sensitive to other load on a shared machine.
+                "jaxrl_vs_gymnax_cpu": ratio(median(res["jaxrl"], "steps_per_cpu_s"), median(res["gymnax"], "steps_per_cpu_s")),
                 "raw": res,
             })
     return rows
