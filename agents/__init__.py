@@ -11,6 +11,7 @@ from jaxrl.agents.base import EPISODE_METRICS, AgentFns, AgentSpec
 _AGENTS = {
     "ppo": "jaxrl.agents.ppo",
     "dqn": "jaxrl.agents.dqn",
+    "pqn": "jaxrl.agents.pqn",
 }
 
 

@@ -1,0 +1,203 @@
+"""Parallel Q-learning (PQN; Gallici et al. 2024, "Simplifying Deep Temporal Difference Learning").
+
+No replay buffer and no target network: many env copies act epsilon-greedily, the rollout's
+Q(lambda) returns are computed with the current network (`max_a Q(next_obs, a)` bootstraps, the true
+final observation at truncations), and the network regresses on them for `update_epochs` passes of
+`num_minibatches` minibatches. LayerNorm in the Q network keeps the bootstrapping stable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import struct
+
+from jaxrl.agents.base import AgentFns, AgentSpec, episode_metrics, flatten_obs
+from jaxrl.envs import Environment, spaces
+from jaxrl.exploration import epsilon_greedy, linear_schedule
+from jaxrl.losses import td_loss
+from jaxrl.minibatch import minibatch_epochs
+from jaxrl.networks import QNetwork
+from jaxrl.returns import lambda_returns
+from jaxrl.rollout import EnvCarry, reset_envs, rollout
+
+
+@dataclasses.dataclass(frozen=True)
+class PQNConfig:
+    """Static settings: changing one recompiles."""
+
+    num_envs: int = 32
+    num_steps: int = 32
+    update_epochs: int = 4
+    num_minibatches: int = 8
+    total_timesteps: int = 200_000
+    anneal_lr: bool = True
+    loss: str = "mse"
+    hidden_sizes: tuple[int, ...] = (128, 128)
+    activation: str = "relu"
+    layer_norm: bool = True
+
+    @property
+    def batch_size(self) -> int:
+        return self.num_envs * self.num_steps
+
+    @property
+    def num_updates(self) -> int:
+        return self.total_timesteps // self.batch_size
+
+    def validate(self) -> None:
+        for name in ("num_envs", "num_steps", "update_epochs", "num_minibatches"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"PQN: {name} must be a positive integer, got {getattr(self, name)!r}.")
+        if self.batch_size % self.num_minibatches:
+            raise ValueError(
+                f"PQN: num_envs * num_steps = {self.batch_size} must be divisible by num_minibatches "
+                f"= {self.num_minibatches}."
+            )
+        if self.total_timesteps < self.batch_size:
+            raise ValueError(
+                f"PQN: total_timesteps = {self.total_timesteps} is smaller than one batch "
+                f"(num_envs * num_steps = {self.batch_size})."
+            )
+        if self.loss not in ("huber", "mse"):
+            raise ValueError(f"PQN: loss must be 'huber' or 'mse', got {self.loss!r}.")
+
+
+@struct.dataclass
+class PQNHparams:
+    """Traced settings: a sweep over these compiles once."""
+
+    learning_rate: float = 1e-3
+    gamma: float = 0.99
+    td_lambda: float = 0.65
+    start_e: float = 1.0
+    end_e: float = 0.05
+    exploration_fraction: float = 0.2
+    max_grad_norm: float = 10.0
+
+    def validate(self) -> None:
+        checks = {
+            "learning_rate": (self.learning_rate > 0, "> 0"),
+            "gamma": (0 <= self.gamma <= 1, "in [0, 1]"),
+            "td_lambda": (0 <= self.td_lambda <= 1, "in [0, 1]"),
+            "start_e": (0 <= self.start_e <= 1, "in [0, 1]"),
+            "end_e": (0 <= self.end_e <= 1, "in [0, 1]"),
+            "exploration_fraction": (0 <= self.exploration_fraction <= 1, "in [0, 1]"),
+            "max_grad_norm": (self.max_grad_norm > 0, "> 0"),
+        }
+        for name, (ok, valid) in checks.items():
+            if not np.all(ok):
+                raise ValueError(f"PQN: {name} must be {valid}, got {getattr(self, name)!r}.")
+
+
+@struct.dataclass
+class PQNPolicy:
+    params: Any
+    epsilon: jax.Array
+
+
+@struct.dataclass
+class PQNState:
+    params: Any
+    opt_state: Any
+    env: EnvCarry
+    epsilon: jax.Array
+    key: jax.Array
+    update_step: jax.Array  # int32; env steps = update_step * batch_size
+
+
+def make_optimizer(max_grad_norm: jax.Array, learning_rate: jax.Array) -> optax.GradientTransformation:
+    return optax.chain(optax.clip_by_global_norm(max_grad_norm), optax.radam(learning_rate))
+
+
+def build(env: Environment, env_params: Any, config: PQNConfig) -> AgentFns:
+    config.validate()
+    obs_space, action_space = env.observation_space(env_params), env.action_space(env_params)
+    if not isinstance(obs_space, spaces.Box):
+        raise ValueError(f"PQN needs a Box observation space, got {obs_space!r}.")
+    if not isinstance(action_space, spaces.Discrete):
+        raise ValueError(f"PQN needs a Discrete action space, got {action_space!r}.")
+    obs_ndim = len(obs_space.shape)
+    network = QNetwork(
+        num_actions=action_space.n, hidden_sizes=tuple(config.hidden_sizes), activation=config.activation,
+        layer_norm=config.layer_norm,
+    )
+    q_values = lambda params, obs: network.apply(params, flatten_obs(obs, obs_ndim))
+
+    def init(key: jax.Array, hparams: PQNHparams) -> PQNState:
+        key, key_net, key_env = jax.random.split(key, 3)
+        params = network.init(key_net, jnp.zeros((1, int(np.prod(obs_space.shape))), jnp.float32))
+        opt_state = make_optimizer(hparams.max_grad_norm, hparams.learning_rate).init(params)
+        env_carry = reset_envs(env, env_params, key_env, config.num_envs)
+        return PQNState(params, opt_state, env_carry, jnp.float32(hparams.start_e), key, jnp.int32(0))
+
+    def act(policy: PQNPolicy, obs: jax.Array, key: jax.Array, deterministic: bool = False) -> jax.Array:
+        q = q_values(policy.params, obs)
+        if deterministic:
+            return jnp.argmax(q, axis=-1).astype(jnp.int32)
+        return epsilon_greedy(q, policy.epsilon, key)
+
+    def update(state: PQNState, hparams: PQNHparams) -> tuple[PQNState, dict[str, jax.Array]]:
+        key, key_rollout, key_epochs = jax.random.split(state.key, 3)
+        env_steps = state.update_step * config.batch_size
+        epsilon = linear_schedule(
+            env_steps, hparams.start_e, hparams.end_e, hparams.exploration_fraction * config.total_timesteps
+        )
+
+        def behaviour(obs, key):
+            return epsilon_greedy(q_values(state.params, obs), epsilon, key), {}
+
+        env_carry, traj = rollout(env, env_params, behaviour, state.env, key_rollout, config.num_steps)
+        next_q = jnp.max(q_values(state.params, traj.next_obs), axis=-1)
+        targets = lambda_returns(traj.reward, next_q, traj.terminated, traj.truncated, hparams.gamma,
+                                 hparams.td_lambda)
+        batch = {"obs": traj.obs, "action": traj.action, "target": targets}
+        batch = jax.tree.map(lambda x: x.reshape(config.batch_size, *x.shape[2:]), batch)
+
+        learning_rate = hparams.learning_rate * jnp.ones((), jnp.float32)
+        if config.anneal_lr:
+            learning_rate = learning_rate * jnp.maximum(
+                1.0 - state.update_step.astype(jnp.float32) / config.num_updates, 0.0
+            )
+        optimizer = make_optimizer(hparams.max_grad_norm, learning_rate)
+
+        def loss_fn(params, mb):
+            q = q_values(params, mb["obs"])
+            q_taken = jnp.take_along_axis(q, mb["action"][:, None].astype(jnp.int32), axis=-1)[:, 0]
+            return td_loss(q_taken, mb["target"], config.loss), q_taken
+
+        def step(carry, mb):
+            params, opt_state = carry
+            (loss, q_taken), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, mb)
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), {"td_loss": loss, "q_mean": q_taken.mean()}
+
+        (params, opt_state), stats = minibatch_epochs(
+            step, (state.params, state.opt_state), batch, key_epochs, config.update_epochs, config.num_minibatches
+        )
+        metrics = {k: v.mean() for k, v in stats.items()}
+        metrics.update(epsilon=epsilon, learning_rate=learning_rate, **episode_metrics(traj.episode))
+        new_state = PQNState(params, opt_state, env_carry, epsilon, key, state.update_step + 1)
+        return new_state, metrics
+
+    return AgentFns(
+        init=init,
+        update=update,
+        policy=lambda state: PQNPolicy(state.params, state.epsilon),
+        act=act,
+        steps_per_update=config.batch_size,
+    )
+
+
+SPEC = AgentSpec(
+    name="pqn",
+    config_cls=PQNConfig,
+    hparams_cls=PQNHparams,
+    build=build,
+    description="Parallel Q-learning: Q(lambda) over vectorised envs, LayerNorm, no buffer, no target network",
+)
