@@ -40,12 +40,12 @@ class GymnaxAdapter(Environment):
 
     def reset_env(self, key: jax.Array, params: Any) -> tuple[Any, Any]:
         obs, state = self._env.reset_env(key, params)
-        return _as_float(obs), _int32_time(state)
+        return _as_float(obs), _canonical_time(state)
 
     def step_env(self, key: jax.Array, state: Any, action: Any, params: Any):
         obs, state, reward, terminated, info = self._env.step_env(key, state, action, params)
         reward, terminated = jnp.asarray(reward, jnp.float32), jnp.asarray(terminated, bool)
-        return _as_float(obs), _int32_time(state), reward, terminated, info
+        return _as_float(obs), _canonical_time(state), reward, terminated, info
 
     def is_truncated(self, state: Any, params: Any) -> jax.Array:
         return jnp.asarray(self._env.is_truncated(state, params), bool)
@@ -112,9 +112,12 @@ def convert_space(space: Any, float_obs: bool = False) -> spaces.Space:
     raise TypeError(f"Cannot convert gymnax space {space!r}")
 
 
-def _int32_time(state: Any) -> Any:
-    """gymnax keeps `time` as a Python int (int64 under x64); our contract says int32."""
-    return state.replace(time=jnp.asarray(state.time, jnp.int32))
+def _canonical_time(state: Any) -> Any:
+    """gymnax keeps `time` as a Python int (int64 under x64), or a float in a few envs (the bandits,
+    MetaMaze, PointRobot, whose observations read it). Keep its kind, fix its width: int32 or float32."""
+    time = jnp.asarray(state.time)
+    dtype = jnp.float32 if jnp.issubdtype(time.dtype, jnp.floating) else jnp.int32
+    return state.replace(time=time.astype(dtype))
 
 
 def _as_float(obs: Any) -> Any:
