@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-pytest.importorskip("brax")
+import brax  # noqa: F401  (the test extra installs it)
 
 import jaxrl  # noqa: E402
 from jaxrl.envs import spaces  # noqa: E402

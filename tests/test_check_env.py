@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -17,13 +16,7 @@ SMALL = dict(num_envs=16, num_steps=24)
 
 
 def make_env(name: str):
-    """`jaxrl.make(name)`, skipping only built-ins whose module is not written yet."""
-    try:
-        return jaxrl.make(name)
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("jaxrl.envs."):
-            pytest.skip(f"{name}: module not yet available ({exc.name})")
-        raise
+    return jaxrl.make(name)
 
 
 def test_builtins_include_cartpole_and_probes() -> None:

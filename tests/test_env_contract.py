@@ -23,13 +23,7 @@ FAST_COMPILE = {"xla_backend_optimization_level": 0} if jax.default_backend() ==
 
 
 def make_env(name: str):
-    """`jaxrl.make(name)`, skipping only built-ins whose module is not written yet."""
-    try:
-        return jaxrl.make(name)
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("jaxrl.envs."):
-            pytest.skip(f"{name}: module not yet available ({exc.name})")
-        raise
+    return jaxrl.make(name)
 
 
 def contract_program(env, obs_space, act_space):

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-gymnasium = pytest.importorskip("gymnasium")
+import gymnasium
 
 import jaxrl  # noqa: E402
 from gymnasium import spaces as gspaces  # noqa: E402
@@ -278,7 +278,6 @@ def test_composite_spaces_through_the_vector_env():
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::UserWarning", "ignore::DeprecationWarning")
 def test_brax_env_through_gymnasium():
-    pytest.importorskip("brax")
     from gymnasium.utils.env_checker import check_env
 
     env_params = jaxrl.make("brax:inverted_pendulum", max_steps_in_episode=5)
