@@ -31,6 +31,7 @@ def enable_compilation_cache() -> Path | None:
     if jax.config.jax_compilation_cache_dir != str(path):
         path.mkdir(parents=True, exist_ok=True)
         jax.config.update("jax_compilation_cache_dir", str(path))
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+        # Cache every program: which ones cross a time threshold would depend on machine load.
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     return path
