@@ -12,6 +12,9 @@ _AGENTS = {
     "ppo": "jaxrl.agents.ppo",
     "dqn": "jaxrl.agents.dqn",
     "pqn": "jaxrl.agents.pqn",
+    "sac": "jaxrl.agents.sac",
+    "td3": "jaxrl.agents.td3",
+    "ddpg": "jaxrl.agents.ddpg",
 }
 
 

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxrl.agents.base import episode_metrics
-from jaxrl.envs import Environment
+from jaxrl.envs import Environment, spaces
 from jaxrl.replay import ReplayBuffer, ReplayState, transition_item
 from jaxrl.rollout import EnvCarry, Transition, rollout
 
@@ -69,3 +69,39 @@ def ready_to_learn(buffer: ReplayBuffer, buffer_state: ReplayState, learning_sta
 def collection_metrics(buffer: ReplayBuffer, buffer_state: ReplayState, traj: Transition) -> dict[str, jax.Array]:
     """`buffer_fill` (fraction of capacity in use) and the episode sums of the rollout."""
     return {"buffer_fill": buffer.fill(buffer_state), **episode_metrics(traj.episode)}
+
+
+def unit_box_scaling(action_space: spaces.Box):
+    """`(to_env, to_unit)`: affine maps between policy actions in [-1, 1]^d (`[..., d]`) and the
+    bounded action box (`[..., *shape]`). Replay stores env actions; learners map them back."""
+    if not action_space.bounded:
+        raise ValueError(f"Continuous off-policy agents need a bounded action box, got {action_space!r}.")
+    low = jnp.asarray(action_space.low, jnp.float32).reshape(-1)
+    high = jnp.asarray(action_space.high, jnp.float32).reshape(-1)
+    shape = action_space.shape
+
+    def to_env(a: jax.Array) -> jax.Array:
+        return (low + (a + 1.0) * 0.5 * (high - low)).reshape(*a.shape[:-1], *shape)
+
+    def to_unit(env_action: jax.Array) -> jax.Array:
+        flat = env_action.reshape(*env_action.shape[: env_action.ndim - len(shape)], -1)
+        return jnp.clip(2.0 * (flat - low) / (high - low) - 1.0, -1.0, 1.0)
+
+    return to_env, to_unit
+
+
+def transition_example(obs_space: spaces.Space, action_space: spaces.Space) -> dict[str, jax.Array]:
+    """One transition of one env copy, zeros, with the dtypes the buffer should store."""
+    return {
+        "obs": jnp.zeros(obs_space.shape, obs_space.dtype),
+        "action": jnp.zeros(action_space.shape, action_space.dtype),
+        "reward": jnp.float32(0),
+        "terminated": jnp.bool_(False),
+        "truncated": jnp.bool_(False),
+        "next_obs": jnp.zeros(obs_space.shape, obs_space.dtype),
+    }
+
+
+def polyak(target: Any, online: Any, tau: jax.Array | float) -> Any:
+    """`tau * online + (1 - tau) * target`, leaf by leaf."""
+    return jax.tree.map(lambda t, o: tau * o + (1.0 - tau) * t, target, online)

@@ -61,20 +61,26 @@ class ProbeSuite(ProbeEnvironment):
         return jax.lax.switch(params.probe, branches, key, state, action, params)
 
 
+_PROGRAMS: dict = {}
+
+
 def train_on_probes(algo: str, config: Any, hparams: Any, num_updates: int, seed: int = 0,
                     continuous: bool = False):
-    """Train `algo` on every probe (one vmapped, jitted program). Returns the batched final states
-    (leading axis = `NAMES`) and the summed metrics of the whole run."""
-    spec = get_agent(algo)
-    env = EpisodeStatistics(ProbeSuite(continuous))
+    """Train `algo` on every probe (one vmapped, jitted program, cached per static setting).
+    Returns the batched final states (leading axis = `NAMES`) and the summed metrics of the run."""
+    cache_key = (algo, config, continuous)
+    if cache_key not in _PROGRAMS:
+        spec = get_agent(algo)
+        env = EpisodeStatistics(ProbeSuite(continuous))
 
-    def run(probe, key):
-        fns = spec.build(env, env.default_params.replace(probe=probe), config)
-        state = fns.init(key, hparams)
-        return make_chunk(fns.update)(state, hparams, jnp.int32(num_updates))
+        def run(probe, key, hparams, num_updates):
+            fns = spec.build(env, env.default_params.replace(probe=probe), config)
+            state = fns.init(key, hparams)
+            return make_chunk(fns.update)(state, hparams, num_updates)
 
+        _PROGRAMS[cache_key] = jax.jit(jax.vmap(run, in_axes=(0, 0, None, None)))
     keys = jax.random.split(jax.random.key(seed), len(NAMES))
-    return jax.jit(jax.vmap(run))(jnp.arange(len(NAMES)), keys)
+    return _PROGRAMS[cache_key](jnp.arange(len(NAMES)), keys, hparams, jnp.int32(num_updates))
 
 
 def probe_obs(name: str) -> np.ndarray:

@@ -1,0 +1,305 @@
+"""Soft Actor-Critic for `Box` actions (tanh-Gaussian policy) and `Discrete` actions.
+
+One `update` = `num_steps` steps of each of `num_envs` env copies into the replay buffer (uniform
+random actions until `learning_starts` transitions are stored), then `gradient_steps` steps on
+sampled batches: twin (`num_critics`) soft Q critics against Polyak-averaged targets, the actor,
+and (with `autotune`) the temperature alpha towards a target entropy of
+`-target_entropy_scale * action_dim` (continuous) or `target_entropy_scale * log(num_actions)`
+(discrete; Christodoulou 2019, with expectations over actions instead of samples).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import struct
+
+from jaxrl.agents.base import AgentFns, AgentSpec, flatten_obs
+from jaxrl.agents.offpolicy import (
+    collect, collection_metrics, learn_when_ready, polyak, ready_to_learn, transition_example, unit_box_scaling,
+)
+from jaxrl.envs import Environment, spaces
+from jaxrl.networks import CategoricalActor, Critics, SquashedGaussianActor
+from jaxrl.replay import ReplayBuffer, ReplayState
+from jaxrl.rollout import EnvCarry, reset_envs
+
+
+@dataclasses.dataclass(frozen=True)
+class SACConfig:
+    """Static settings: changing one recompiles."""
+
+    num_envs: int = 4
+    num_steps: int = 1  # env steps per env copy per update
+    gradient_steps: int = 4  # gradient steps per update
+    total_timesteps: int = 10_000
+    buffer_size: int = 100_000
+    batch_size: int = 256
+    learning_starts: int = 1_000  # uniform random actions until this many transitions are stored
+    num_critics: int = 2
+    autotune: bool = True
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    activation: str = "relu"
+
+    @property
+    def steps_per_update(self) -> int:
+        return self.num_envs * self.num_steps
+
+    @property
+    def num_updates(self) -> int:
+        return self.total_timesteps // self.steps_per_update
+
+    def validate(self) -> None:
+        for name in ("num_envs", "num_steps", "gradient_steps", "buffer_size", "batch_size", "num_critics"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"SAC: {name} must be a positive integer, got {getattr(self, name)!r}.")
+        if self.learning_starts < 0:
+            raise ValueError(f"SAC: learning_starts must be >= 0, got {self.learning_starts}.")
+        if self.buffer_size // self.num_envs < self.num_steps:
+            raise ValueError(f"SAC: buffer_size = {self.buffer_size} cannot hold one update's steps per env copy.")
+        if self.total_timesteps < self.steps_per_update:
+            raise ValueError(
+                f"SAC: total_timesteps = {self.total_timesteps} is smaller than one update "
+                f"(num_envs * num_steps = {self.steps_per_update})."
+            )
+
+
+@struct.dataclass
+class SACHparams:
+    """Traced settings: a sweep over these compiles once."""
+
+    learning_rate: float = 3e-3  # actor, critics and temperature
+    gamma: float = 0.99
+    tau: float = 0.02
+    init_alpha: float = 1.0  # the fixed temperature when autotune is off
+    target_entropy_scale: float = 1.0  # continuous: -scale * dim; discrete: scale * log(n)
+    max_grad_norm: float = 10.0
+
+    def validate(self) -> None:
+        checks = {
+            "learning_rate": (self.learning_rate > 0, "> 0"),
+            "gamma": (0 <= self.gamma <= 1, "in [0, 1]"),
+            "tau": (0 < self.tau <= 1, "in (0, 1]"),
+            "init_alpha": (self.init_alpha > 0, "> 0"),
+            "target_entropy_scale": (self.target_entropy_scale >= 0, ">= 0"),
+            "max_grad_norm": (self.max_grad_norm > 0, "> 0"),
+        }
+        for name, (ok, valid) in checks.items():
+            if not np.all(ok):
+                raise ValueError(f"SAC: {name} must be {valid}, got {getattr(self, name)!r}.")
+
+
+def soft_target_continuous(reward, terminated, gamma, next_q, next_log_prob, alpha):
+    """`r + gamma (1 - terminated) (min_i Q'_i(s', a') - alpha log pi(a'|s'))`, `a' ~ pi(s')`.
+
+    `reward`, `terminated`, `next_log_prob`: `[B]`; `next_q`: `[num_critics, B]` -> `[B]`.
+    """
+    soft_value = jnp.min(next_q, axis=0) - alpha * next_log_prob
+    return reward + gamma * (1.0 - terminated.astype(reward.dtype)) * soft_value
+
+
+def soft_target_discrete(reward, terminated, gamma, next_q, next_logits, alpha):
+    """`r + gamma (1 - terminated) sum_a pi(a|s') (min_i Q'_i(s', a) - alpha log pi(a|s'))`.
+
+    `reward`, `terminated`: `[B]`; `next_q`: `[num_critics, B, A]`; `next_logits`: `[B, A]` -> `[B]`.
+    """
+    log_probs = jax.nn.log_softmax(next_logits)
+    soft_value = jnp.sum(jnp.exp(log_probs) * (jnp.min(next_q, axis=0) - alpha * log_probs), axis=-1)
+    return reward + gamma * (1.0 - terminated.astype(reward.dtype)) * soft_value
+
+
+@struct.dataclass
+class SACPolicy:
+    actor_params: Any
+
+
+@struct.dataclass
+class SACLearner:
+    actor_params: Any
+    critic_params: Any
+    target_critic_params: Any
+    log_alpha: jax.Array
+    actor_opt: Any
+    critic_opt: Any
+    alpha_opt: Any
+    buffer: ReplayState
+
+
+@struct.dataclass
+class SACState:
+    learner: SACLearner
+    env: EnvCarry
+    key: jax.Array
+    update_step: jax.Array  # int32; env steps = update_step * steps_per_update
+
+
+def _optimizer(hparams: SACHparams) -> optax.GradientTransformation:
+    return optax.chain(optax.clip_by_global_norm(hparams.max_grad_norm), optax.adam(hparams.learning_rate))
+
+
+def build(env: Environment, env_params: Any, config: SACConfig) -> AgentFns:
+    config.validate()
+    obs_space, action_space = env.observation_space(env_params), env.action_space(env_params)
+    if not isinstance(obs_space, spaces.Box):
+        raise ValueError(f"SAC needs a Box observation space, got {obs_space!r}.")
+    discrete = isinstance(action_space, spaces.Discrete)
+    if not discrete and not isinstance(action_space, spaces.Box):
+        raise ValueError(f"SAC supports Discrete and Box action spaces, got {action_space!r}.")
+    obs_ndim = len(obs_space.shape)
+    hidden, activation = tuple(config.hidden_sizes), config.activation
+    if discrete:
+        num_actions = action_space.n
+        actor = CategoricalActor(num_actions, hidden, activation)
+        critics = Critics(config.num_critics, hidden, activation, num_actions=num_actions)
+        to_env, to_unit = (lambda a: a), (lambda a: a)
+    else:
+        action_dim = int(np.prod(action_space.shape))
+        actor = SquashedGaussianActor(action_dim, hidden, activation)
+        critics = Critics(config.num_critics, hidden, activation)
+        to_env, to_unit = unit_box_scaling(action_space)
+    buffer = ReplayBuffer(config.buffer_size, config.num_envs, config.batch_size)
+    flat = lambda obs: flatten_obs(obs, obs_ndim)
+
+    def target_entropy(hparams):
+        if discrete:
+            return hparams.target_entropy_scale * jnp.log(float(num_actions))
+        return -hparams.target_entropy_scale * action_dim
+
+    def init(key: jax.Array, hparams: SACHparams) -> SACState:
+        key, key_actor, key_critic, key_env = jax.random.split(key, 4)
+        dummy_obs = jnp.zeros((1, int(np.prod(obs_space.shape))), jnp.float32)
+        actor_params = actor.init(key_actor, dummy_obs)
+        if discrete:
+            critic_params = critics.init(key_critic, dummy_obs)
+        else:
+            critic_params = critics.init(key_critic, dummy_obs, jnp.zeros((1, action_dim), jnp.float32))
+        log_alpha = jnp.log(jnp.asarray(hparams.init_alpha, jnp.float32))
+        optimizer = _optimizer(hparams)
+        learner = SACLearner(
+            actor_params, critic_params, critic_params, log_alpha, optimizer.init(actor_params),
+            optimizer.init(critic_params), optimizer.init(log_alpha),
+            buffer.init(transition_example(obs_space, action_space)),
+        )
+        env_carry = reset_envs(env, env_params, key_env, config.num_envs)
+        return SACState(learner, env_carry, key, jnp.int32(0))
+
+    def act(policy: SACPolicy, obs: jax.Array, key: jax.Array, deterministic: bool = False) -> jax.Array:
+        dist = actor.apply(policy.actor_params, flat(obs))
+        return to_env(dist.mode() if deterministic else dist.sample(key))
+
+    def critic_values(params, obs, action):
+        """Q of the taken actions, `[num_critics, B]` (action: int [B] or unit-box [B, d])."""
+        if discrete:
+            q = critics.apply(params, obs)
+            return jnp.take_along_axis(q, action[None, :, None].astype(jnp.int32), axis=-1)[..., 0]
+        return critics.apply(params, obs, action)
+
+    def learn_step(hparams: SACHparams, learner: SACLearner, key: jax.Array):
+        key_sample, key_next, key_actor = jax.random.split(key, 3)
+        batch = jax.tree.map(lambda x: x[0], buffer.sample(learner.buffer, key_sample).experience)
+        obs, next_obs = flat(batch["obs"]), flat(batch["next_obs"])
+        action = batch["action"] if discrete else to_unit(batch["action"])
+        alpha = jnp.exp(learner.log_alpha)
+        optimizer = _optimizer(hparams)
+
+        next_dist = actor.apply(learner.actor_params, next_obs)
+        if discrete:
+            next_q = critics.apply(learner.target_critic_params, next_obs)
+            targets = soft_target_discrete(batch["reward"], batch["terminated"], hparams.gamma, next_q,
+                                           next_dist.logits, alpha)
+        else:
+            next_action, next_log_prob = next_dist.sample_and_log_prob(key_next)
+            next_q = critics.apply(learner.target_critic_params, next_obs, next_action)
+            targets = soft_target_continuous(batch["reward"], batch["terminated"], hparams.gamma, next_q,
+                                             next_log_prob, alpha)
+        targets = jax.lax.stop_gradient(targets)
+
+        def critic_loss_fn(params):
+            q = critic_values(params, obs, action)
+            return 0.5 * jnp.mean(jnp.sum((q - targets[None]) ** 2, axis=0)), q
+
+        (critic_loss, q_taken), grads = jax.value_and_grad(critic_loss_fn, has_aux=True)(learner.critic_params)
+        updates, critic_opt = optimizer.update(grads, learner.critic_opt, learner.critic_params)
+        critic_params = optax.apply_updates(learner.critic_params, updates)
+
+        def actor_loss_fn(params):
+            dist = actor.apply(params, obs)
+            if discrete:
+                log_probs = jax.nn.log_softmax(dist.logits)
+                probs = jnp.exp(log_probs)
+                min_q = jnp.min(critics.apply(critic_params, obs), axis=0)
+                loss = jnp.mean(jnp.sum(probs * (alpha * log_probs - min_q), axis=-1))
+                entropy = -jnp.sum(probs * log_probs, axis=-1)
+            else:
+                new_action, log_prob = dist.sample_and_log_prob(key_actor)
+                min_q = jnp.min(critics.apply(critic_params, obs, new_action), axis=0)
+                loss = jnp.mean(alpha * log_prob - min_q)
+                entropy = -log_prob
+            return loss, jnp.mean(entropy)
+
+        (actor_loss, entropy), grads = jax.value_and_grad(actor_loss_fn, has_aux=True)(learner.actor_params)
+        updates, actor_opt = optimizer.update(grads, learner.actor_opt, learner.actor_params)
+        actor_params = optax.apply_updates(learner.actor_params, updates)
+
+        log_alpha, alpha_opt = learner.log_alpha, learner.alpha_opt
+        if config.autotune:
+            entropy_gap = jax.lax.stop_gradient(entropy - target_entropy(hparams))
+            alpha_grad = entropy_gap  # d/d(log_alpha) of log_alpha * (entropy - target)
+            updates, alpha_opt = optimizer.update(alpha_grad, alpha_opt, log_alpha)
+            log_alpha = optax.apply_updates(log_alpha, updates)
+
+        new = SACLearner(
+            actor_params, critic_params, polyak(learner.target_critic_params, critic_params, hparams.tau),
+            log_alpha, actor_opt, critic_opt, alpha_opt, learner.buffer,
+        )
+        metrics = {
+            "td_loss": critic_loss, "q_mean": jnp.mean(q_taken), "actor_loss": actor_loss,
+            "alpha": jnp.exp(log_alpha), "entropy": entropy,
+        }
+        return new, metrics
+
+    def update(state: SACState, hparams: SACHparams) -> tuple[SACState, dict[str, jax.Array]]:
+        key, key_rollout, key_learn = jax.random.split(state.key, 3)
+        actor_params = state.learner.actor_params
+        warmup = state.learner.buffer.size * config.num_envs < config.learning_starts
+
+        def behaviour(obs, key):
+            key_policy, key_random = jax.random.split(key)
+            policy_action = actor.apply(actor_params, flat(obs)).sample(key_policy)
+            if discrete:
+                random = jax.random.randint(key_random, policy_action.shape, 0, num_actions)
+            else:
+                random = jax.random.uniform(key_random, policy_action.shape, minval=-1.0, maxval=1.0)
+            return to_env(jnp.where(warmup, random, policy_action)), {}
+
+        env_carry, buffer_state, traj = collect(
+            env, env_params, behaviour, state.env, key_rollout, config.num_steps, buffer, state.learner.buffer
+        )
+        learner = state.learner.replace(buffer=buffer_state)
+        ready = ready_to_learn(buffer, buffer_state, config.learning_starts)
+        learner, metrics = learn_when_ready(
+            ready, lambda l, k: learn_step(hparams, l, k), learner, key_learn, config.gradient_steps
+        )
+        metrics.update(collection_metrics(buffer, buffer_state, traj))
+        return SACState(learner, env_carry, key, state.update_step + 1), metrics
+
+    return AgentFns(
+        init=init,
+        update=update,
+        policy=lambda state: SACPolicy(state.learner.actor_params),
+        act=act,
+        steps_per_update=config.steps_per_update,
+    )
+
+
+SPEC = AgentSpec(
+    name="sac",
+    config_cls=SACConfig,
+    hparams_cls=SACHparams,
+    build=build,
+    description="Soft Actor-Critic (twin critics, automatic entropy tuning), continuous and discrete actions",
+)

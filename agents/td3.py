@@ -1,0 +1,264 @@
+"""TD3 (Fujimoto et al. 2018) for `Box` actions, with DDPG as a configuration of it.
+
+One `update` = `num_steps` steps of each of `num_envs` env copies into the replay buffer (uniform
+random actions until `learning_starts` transitions are stored, then the deterministic actor plus
+Gaussian noise of std `exploration_noise`, in units of half the action range), followed by
+`gradient_steps` steps on sampled batches: `num_critics` critics regress on
+`r + gamma (1 - terminated) min_i Q'_i(s', clip(mu'(s') + clip(noise)))` (target policy smoothing
+when `target_smoothing`), and every `policy_delay` critic steps the actor ascends `Q_1(s, mu(s))`
+and the targets move by Polyak `tau`. DDPG (`ddpg`): one critic, no smoothing, no delay.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import struct
+
+from jaxrl.agents.base import AgentFns, AgentSpec, flatten_obs
+from jaxrl.agents.offpolicy import (
+    collect, collection_metrics, learn_when_ready, polyak, ready_to_learn, transition_example, unit_box_scaling,
+)
+from jaxrl.envs import Environment, spaces
+from jaxrl.exploration import gaussian_noise
+from jaxrl.networks import Critics, DeterministicActor
+from jaxrl.replay import ReplayBuffer, ReplayState
+from jaxrl.rollout import EnvCarry, reset_envs
+
+
+@dataclasses.dataclass(frozen=True)
+class TD3Config:
+    """Static settings: changing one recompiles."""
+
+    num_envs: int = 4
+    num_steps: int = 1  # env steps per env copy per update
+    gradient_steps: int = 4  # critic steps per update
+    total_timesteps: int = 20_000
+    buffer_size: int = 100_000
+    batch_size: int = 256
+    learning_starts: int = 1_000  # uniform random actions until this many transitions are stored
+    num_critics: int = 2
+    policy_delay: int = 2  # critic steps per actor (and target) step
+    target_smoothing: bool = True
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    activation: str = "relu"
+
+    @property
+    def steps_per_update(self) -> int:
+        return self.num_envs * self.num_steps
+
+    @property
+    def num_updates(self) -> int:
+        return self.total_timesteps // self.steps_per_update
+
+    def validate(self) -> None:
+        for name in ("num_envs", "num_steps", "gradient_steps", "buffer_size", "batch_size", "num_critics",
+                     "policy_delay"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"TD3: {name} must be a positive integer, got {getattr(self, name)!r}.")
+        if self.learning_starts < 0:
+            raise ValueError(f"TD3: learning_starts must be >= 0, got {self.learning_starts}.")
+        if self.buffer_size // self.num_envs < self.num_steps:
+            raise ValueError(f"TD3: buffer_size = {self.buffer_size} cannot hold one update's steps per env copy.")
+        if self.total_timesteps < self.steps_per_update:
+            raise ValueError(
+                f"TD3: total_timesteps = {self.total_timesteps} is smaller than one update "
+                f"(num_envs * num_steps = {self.steps_per_update})."
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class DDPGConfig(TD3Config):
+    """DDPG = TD3 with one critic, no target policy smoothing and no policy delay."""
+
+    num_critics: int = 1
+    policy_delay: int = 1
+    target_smoothing: bool = False
+
+
+@struct.dataclass
+class TD3Hparams:
+    """Traced settings: a sweep over these compiles once. Noise scales are in units of half the
+    action range (the policy acts in [-1, 1])."""
+
+    learning_rate: float = 1e-3  # actor and critics
+    gamma: float = 0.99
+    tau: float = 0.005
+    exploration_noise: float = 0.1
+    target_noise: float = 0.2
+    target_noise_clip: float = 0.5
+    max_grad_norm: float = 10.0
+
+    def validate(self) -> None:
+        checks = {
+            "learning_rate": (self.learning_rate > 0, "> 0"),
+            "gamma": (0 <= self.gamma <= 1, "in [0, 1]"),
+            "tau": (0 < self.tau <= 1, "in (0, 1]"),
+            "exploration_noise": (self.exploration_noise >= 0, ">= 0"),
+            "target_noise": (self.target_noise >= 0, ">= 0"),
+            "target_noise_clip": (self.target_noise_clip >= 0, ">= 0"),
+            "max_grad_norm": (self.max_grad_norm > 0, "> 0"),
+        }
+        for name, (ok, valid) in checks.items():
+            if not np.all(ok):
+                raise ValueError(f"TD3: {name} must be {valid}, got {getattr(self, name)!r}.")
+
+
+@struct.dataclass
+class TD3Policy:
+    actor_params: Any
+    exploration_noise: jax.Array
+
+
+@struct.dataclass
+class TD3Learner:
+    actor_params: Any
+    critic_params: Any
+    target_actor_params: Any
+    target_critic_params: Any
+    actor_opt: Any
+    critic_opt: Any
+    buffer: ReplayState
+    grad_step: jax.Array  # int32
+
+
+@struct.dataclass
+class TD3State:
+    learner: TD3Learner
+    env: EnvCarry
+    exploration_noise: jax.Array
+    key: jax.Array
+    update_step: jax.Array  # int32; env steps = update_step * steps_per_update
+
+
+def _optimizer(hparams: TD3Hparams) -> optax.GradientTransformation:
+    return optax.chain(optax.clip_by_global_norm(hparams.max_grad_norm), optax.adam(hparams.learning_rate))
+
+
+def build(env: Environment, env_params: Any, config: TD3Config) -> AgentFns:
+    config.validate()
+    name = "DDPG" if isinstance(config, DDPGConfig) else "TD3"
+    obs_space, action_space = env.observation_space(env_params), env.action_space(env_params)
+    if not isinstance(obs_space, spaces.Box):
+        raise ValueError(f"{name} needs a Box observation space, got {obs_space!r}.")
+    if not isinstance(action_space, spaces.Box):
+        raise ValueError(f"{name} needs a Box action space, got {action_space!r}; use dqn, pqn or sac.")
+    obs_ndim = len(obs_space.shape)
+    action_dim = int(np.prod(action_space.shape))
+    hidden, activation = tuple(config.hidden_sizes), config.activation
+    actor = DeterministicActor(action_dim, hidden, activation)
+    critics = Critics(config.num_critics, hidden, activation)
+    to_env, to_unit = unit_box_scaling(action_space)
+    buffer = ReplayBuffer(config.buffer_size, config.num_envs, config.batch_size)
+    flat = lambda obs: flatten_obs(obs, obs_ndim)
+
+    def init(key: jax.Array, hparams: TD3Hparams) -> TD3State:
+        key, key_actor, key_critic, key_env = jax.random.split(key, 4)
+        dummy_obs = jnp.zeros((1, int(np.prod(obs_space.shape))), jnp.float32)
+        actor_params = actor.init(key_actor, dummy_obs)
+        critic_params = critics.init(key_critic, dummy_obs, jnp.zeros((1, action_dim), jnp.float32))
+        optimizer = _optimizer(hparams)
+        learner = TD3Learner(
+            actor_params, critic_params, actor_params, critic_params, optimizer.init(actor_params),
+            optimizer.init(critic_params), buffer.init(transition_example(obs_space, action_space)), jnp.int32(0),
+        )
+        env_carry = reset_envs(env, env_params, key_env, config.num_envs)
+        return TD3State(learner, env_carry, jnp.float32(hparams.exploration_noise), key, jnp.int32(0))
+
+    def act(policy: TD3Policy, obs: jax.Array, key: jax.Array, deterministic: bool = False) -> jax.Array:
+        action = actor.apply(policy.actor_params, flat(obs))
+        if not deterministic:
+            action = gaussian_noise(action, policy.exploration_noise, key)
+        return to_env(action)
+
+    def learn_step(hparams: TD3Hparams, learner: TD3Learner, key: jax.Array):
+        key_sample, key_noise = jax.random.split(key)
+        batch = jax.tree.map(lambda x: x[0], buffer.sample(learner.buffer, key_sample).experience)
+        obs, next_obs, action = flat(batch["obs"]), flat(batch["next_obs"]), to_unit(batch["action"])
+        optimizer = _optimizer(hparams)
+
+        next_action = actor.apply(learner.target_actor_params, next_obs)
+        if config.target_smoothing:
+            next_action = gaussian_noise(next_action, hparams.target_noise, key_noise, hparams.target_noise_clip)
+        next_q = jnp.min(critics.apply(learner.target_critic_params, next_obs, next_action), axis=0)
+        not_terminal = 1.0 - batch["terminated"].astype(jnp.float32)
+        targets = jax.lax.stop_gradient(batch["reward"] + hparams.gamma * not_terminal * next_q)
+
+        def critic_loss_fn(params):
+            q = critics.apply(params, obs, action)
+            return 0.5 * jnp.mean(jnp.sum((q - targets[None]) ** 2, axis=0)), q
+
+        (critic_loss, q_taken), grads = jax.value_and_grad(critic_loss_fn, has_aux=True)(learner.critic_params)
+        updates, critic_opt = optimizer.update(grads, learner.critic_opt, learner.critic_params)
+        critic_params = optax.apply_updates(learner.critic_params, updates)
+
+        def actor_loss_fn(params):
+            return -jnp.mean(critics.apply(critic_params, obs, actor.apply(params, obs))[0])
+
+        actor_loss, grads = jax.value_and_grad(actor_loss_fn)(learner.actor_params)
+        updates, actor_opt = optimizer.update(grads, learner.actor_opt, learner.actor_params)
+        actor_params = optax.apply_updates(learner.actor_params, updates)
+
+        grad_step = learner.grad_step + 1
+        due = grad_step % config.policy_delay == 0
+        pick = lambda new, old: jax.tree.map(lambda n, o: jnp.where(due, n, o), new, old)
+        actor_params, actor_opt = pick((actor_params, actor_opt), (learner.actor_params, learner.actor_opt))
+        target_actor = pick(polyak(learner.target_actor_params, actor_params, hparams.tau), learner.target_actor_params)
+        target_critic = pick(polyak(learner.target_critic_params, critic_params, hparams.tau),
+                             learner.target_critic_params)
+        new = TD3Learner(actor_params, critic_params, target_actor, target_critic, actor_opt, critic_opt,
+                         learner.buffer, grad_step)
+        return new, {"td_loss": critic_loss, "q_mean": jnp.mean(q_taken), "actor_loss": actor_loss}
+
+    def update(state: TD3State, hparams: TD3Hparams) -> tuple[TD3State, dict[str, jax.Array]]:
+        key, key_rollout, key_learn = jax.random.split(state.key, 3)
+        actor_params = state.learner.actor_params
+        warmup = state.learner.buffer.size * config.num_envs < config.learning_starts
+
+        def behaviour(obs, key):
+            key_noise, key_random = jax.random.split(key)
+            policy_action = gaussian_noise(actor.apply(actor_params, flat(obs)), hparams.exploration_noise, key_noise)
+            random = jax.random.uniform(key_random, policy_action.shape, minval=-1.0, maxval=1.0)
+            return to_env(jnp.where(warmup, random, policy_action)), {}
+
+        env_carry, buffer_state, traj = collect(
+            env, env_params, behaviour, state.env, key_rollout, config.num_steps, buffer, state.learner.buffer
+        )
+        learner = state.learner.replace(buffer=buffer_state)
+        ready = ready_to_learn(buffer, buffer_state, config.learning_starts)
+        learner, metrics = learn_when_ready(
+            ready, lambda l, k: learn_step(hparams, l, k), learner, key_learn, config.gradient_steps
+        )
+        metrics.update(collection_metrics(buffer, buffer_state, traj))
+        new_state = TD3State(learner, env_carry, jnp.float32(hparams.exploration_noise), key, state.update_step + 1)
+        return new_state, metrics
+
+    return AgentFns(
+        init=init,
+        update=update,
+        policy=lambda state: TD3Policy(state.learner.actor_params, state.exploration_noise),
+        act=act,
+        steps_per_update=config.steps_per_update,
+    )
+
+
+SPEC = AgentSpec(
+    name="td3",
+    config_cls=TD3Config,
+    hparams_cls=TD3Hparams,
+    build=build,
+    description="TD3: twin critics, target policy smoothing, delayed actor updates (continuous actions)",
+)
+
+DDPG_SPEC = AgentSpec(
+    name="ddpg",
+    config_cls=DDPGConfig,
+    hparams_cls=TD3Hparams,
+    build=build,
+    description="DDPG, as a configuration of TD3 (one critic, no target smoothing, no policy delay)",
+)
