@@ -121,9 +121,11 @@ class Acrobot(Environment[AcrobotState, AcrobotParams]):
     @staticmethod
     def observation(state: AcrobotState) -> jax.Array:
         th1, th2 = state.theta1, state.theta2
-        return jnp.stack(
-            [jnp.cos(th1), jnp.sin(th1), jnp.cos(th2), jnp.sin(th2), state.dtheta1, state.dtheta2]
-        ).astype(jnp.float32)
+        # jnp.array, not jnp.stack: under vmap, stacking scalars lowers to a stack plus a transpose.
+        return jnp.array(
+            [jnp.cos(th1), jnp.sin(th1), jnp.cos(th2), jnp.sin(th2), state.dtheta1, state.dtheta2],
+            dtype=jnp.float32,
+        )
 
     def observation_space(self, params: AcrobotParams) -> spaces.Box:
         high = np.array([1.0, 1.0, 1.0, 1.0, params.max_vel_1, params.max_vel_2], np.float32)

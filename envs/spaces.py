@@ -76,12 +76,14 @@ class Box(Space):
     def sample(self, key: jax.Array) -> jax.Array:
         if jnp.issubdtype(self.dtype, jnp.integer):
             return jax.random.randint(key, self.shape, self.low, self.high.astype(np.int64) + 1, self.dtype)
-        # Unbounded coordinates are sampled from a standard normal, as in Gymnasium.
-        low = np.where(np.isfinite(self.low), self.low, -1.0)
-        high = np.where(np.isfinite(self.high), self.high, 1.0)
-        uniform = jax.random.uniform(key, self.shape, jnp.float32, low, high)
-        normal = jax.random.normal(jax.random.fold_in(key, 1), self.shape, jnp.float32)
         finite = np.isfinite(self.low) & np.isfinite(self.high)
+        low = np.where(finite, self.low, -1.0)
+        high = np.where(finite, self.high, 1.0)
+        uniform = jax.random.uniform(key, self.shape, jnp.float32, low, high)
+        if finite.all():  # static: no normal draws for a bounded box
+            return uniform.astype(self.dtype)
+        # Unbounded coordinates are sampled from a standard normal, as in Gymnasium.
+        normal = jax.random.normal(jax.random.fold_in(key, 1), self.shape, jnp.float32)
         return jnp.where(finite, uniform, normal).astype(self.dtype)
 
     def contains(self, x: Any) -> jax.Array:
