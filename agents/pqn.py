@@ -74,7 +74,7 @@ class PQNHparams:
 
     learning_rate: float = 1e-3
     gamma: float = 0.99
-    td_lambda: float = 0.65
+    td_lambda: float = 0.9
     start_e: float = 1.0
     end_e: float = 0.05
     exploration_fraction: float = 0.2

@@ -78,7 +78,12 @@ def train_on_probes(algo: str, config: Any, hparams: Any, num_updates: int, seed
             state = fns.init(key, hparams)
             return make_chunk(fns.update)(state, hparams, num_updates)
 
-        _PROGRAMS[cache_key] = jax.jit(jax.vmap(run, in_axes=(0, 0, None, None)))
+        program = jax.jit(jax.vmap(run, in_axes=(0, 0, None, None)))
+        args = (jnp.arange(len(NAMES)), jax.random.split(jax.random.key(0), len(NAMES)), hparams, jnp.int32(0))
+        # These tiny networks run in seconds either way; skipping LLVM's optimisations on CPU
+        # roughly halves the compile, which dominates these tests.
+        options = {"xla_backend_optimization_level": 0} if jax.default_backend() == "cpu" else None
+        _PROGRAMS[cache_key] = program.lower(*args).compile(options)
     keys = jax.random.split(jax.random.key(seed), len(NAMES))
     return _PROGRAMS[cache_key](jnp.arange(len(NAMES)), keys, hparams, jnp.int32(num_updates))
 
