@@ -92,7 +92,8 @@ class CheckpointWriter:
         self.keep = max(1, int(keep))
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="jaxrl-checkpoint")
         self._checkpointer = None
-        # Import orbax (~0.5 s) off the caller's thread now, e.g. while the programs compile.
+        # Import orbax (~0.5 s) off the caller's thread now, overlapping the first chunks. (Not while
+        # compiling: an import racing jax's tracing on another thread risks an import-lock deadlock.)
         self._pending: concurrent.futures.Future | None = self._pool.submit(self._get_checkpointer)
 
     def _get_checkpointer(self):
@@ -182,7 +183,10 @@ def restore(directory: str | Path, abstract_state: Any, step: int | None = None)
 
 
 def set_aside_after(directory: str | Path, step: int) -> list[Path]:
-    """Rename checkpoints newer than `step` (unusable ones a resume skipped) to `STEP.corrupt`."""
+    """After resuming from `step`: rename newer (unusable) checkpoints to `STEP.corrupt` and delete
+    the staging folders of interrupted writes."""
+    for partial in Path(directory).glob(f"{_STAGING}*"):
+        shutil.rmtree(partial, ignore_errors=True)
     moved = []
     for later in list_steps(directory):
         if later > step:

@@ -200,8 +200,6 @@ def _run(resolved: ResolvedConfig, env_obj, env_params, run_path: Path | None, l
          progress: bool, wall_start: float, resuming: bool) -> TrainResult:
     enable_compilation_cache()
     ckpt_dir = run_path / "checkpoints" if run_path is not None else None
-    # Created before compiling: the writer imports orbax on its own thread meanwhile.
-    writer = checkpoint.CheckpointWriter(ckpt_dir, resolved.run.keep_checkpoints) if ckpt_dir else None
     num_members = len(resolved.seeds)
     keys, hparams = member_inputs(resolved)
     eval_key = jax.random.key(resolved.run.eval_seed)
@@ -219,6 +217,7 @@ def _run(resolved: ResolvedConfig, env_obj, env_params, run_path: Path | None, l
         if restored is None:
             warnings.warn(f"No usable checkpoint in {ckpt_dir}; restarting the run from its first update.",
                           stacklevel=3)
+            checkpoint.set_aside_after(ckpt_dir, -1)
         else:
             done = _Progress.from_json(restored.progress)
             if restored.progress.get("num_chunks") != len(schedule) or done.updates_done != sum(
@@ -237,6 +236,8 @@ def _run(resolved: ResolvedConfig, env_obj, env_params, run_path: Path | None, l
     active = make_loggers(logger_spec, run_path, resolved.to_dict(), resume_step=resumed_from)
     bar = _progress_bar(progress, num_updates * steps_per_update, f"{resolved.algo} {resolved.env}",
                         initial=updates_done * steps_per_update)
+    # Last: its thread imports orbax while the first chunks run (after every other import here).
+    writer = checkpoint.CheckpointWriter(ckpt_dir, resolved.run.keep_checkpoints) if ckpt_dir else None
     checkpoint_s = 0.0
     last_saved = resumed_from
 

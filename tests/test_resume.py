@@ -1,0 +1,203 @@
+"""Resume: a run stopped at any point (SIGKILL, SIGINT/SIGTERM, a crash, a corrupt checkpoint) and
+resumed ends bit-identical to the uninterrupted run: same params_sha256, same metrics.csv."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+
+import jaxrl
+from jaxrl import checkpoint
+from jaxrl.interrupt import TrainingInterrupted
+
+SEEDS = 2
+TOTAL = 3072  # 24 updates of 8 envs x 16 steps: one update per logged point
+SETTINGS = dict(num_envs=8, num_steps=16, update_epochs=2, num_minibatches=2, num_logs=24, eval_episodes=4,
+                checkpoint_every=4, keep_checkpoints=2)
+STEP = 128  # env steps per seed per logged point
+
+_SCRIPT = Path(sys.executable).parent / "jaxrl"
+CLI = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "jaxrl"]
+
+
+def _train(out, name, loggers=(), **settings):
+    # use_tuned=True (the default), like the CLI: tuned CartPole values fill what SETTINGS leaves out.
+    return jaxrl.train("ppo", "CartPole-v1", seeds=SEEDS, total_timesteps=TOTAL, config={**SETTINGS, **settings},
+                       out=out, name=name, progress=False, loggers=loggers)
+
+
+def _cli_train(out, name, **settings):
+    pairs = [f"{k}={v}" for k, v in {**SETTINGS, **settings}.items()]
+    return [*CLI, "train", "ppo", "--env", "CartPole-v1", "--seeds", str(SEEDS), "--total-timesteps", str(TOTAL),
+            "--set", *pairs, "--out", str(out), "--name", name, "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reference")
+    result = _train(out, "run")
+    return {"sha": result.summary["params_sha256"], "csv": (out / "run" / "metrics.csv").read_text(),
+            "run": out / "run"}
+
+
+def _assert_same_as(reference, run: Path, result=None):
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["params_sha256"] == reference["sha"]
+    assert (run / "metrics.csv").read_text() == reference["csv"]  # no duplicated, no missing steps
+    steps = [int(line.split(",")[0]) for line in reference["csv"].splitlines()[1:]]
+    assert steps == [STEP * (i // SEEDS + 1) for i in range(24 * SEEDS)]
+    if result is not None:
+        assert result.summary["params_sha256"] == reference["sha"]
+
+
+class _Trigger:
+    """A logger that calls `action()` once the logged step reaches `step`."""
+
+    def __init__(self, step, action):
+        self.step, self.action = step, action
+
+    def log(self, rows):
+        if rows[0]["step"] == self.step:
+            self.action()
+
+    def close(self):
+        pass
+
+
+def test_sigint_in_process_saves_then_resume_is_identical(tmp_path, reference):
+    assert threading.current_thread() is threading.main_thread()  # signal handlers need the main thread
+    trigger = _Trigger(6 * STEP, lambda: os.kill(os.getpid(), signal.SIGINT))
+    with pytest.raises(KeyboardInterrupt) as info:  # from Python: a KeyboardInterrupt after saving
+        _train(tmp_path, "run", loggers=[trigger])
+    assert isinstance(info.value, TrainingInterrupted) and info.value.signum == signal.SIGINT
+    run = tmp_path / "run"
+    assert f"jaxrl train --resume {run}" in str(info.value)
+    assert checkpoint.list_steps(run / "checkpoints") == [4 * STEP, 6 * STEP]  # off-schedule save at the stop
+    assert not (run / "summary.json").exists()
+    result = jaxrl.resume(run, progress=False)
+    assert result.summary["resumed_from_step"] == 6 * STEP
+    _assert_same_as(reference, run, result)
+
+
+def test_crash_with_half_written_row_resumes_without_duplicates(tmp_path, reference):
+    def crash():
+        raise RuntimeError("simulated crash")
+
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        _train(tmp_path, "run", loggers=[_Trigger(11 * STEP, crash)])  # after the rows of point 11 were written
+    run = tmp_path / "run"
+    with open(run / "metrics.csv", "a") as f:
+        f.write(f"{12 * STEP},0,21.5,21")  # a kill in the middle of a row
+    assert checkpoint.list_steps(run / "checkpoints") == [4 * STEP, 8 * STEP]
+    result = jaxrl.resume(run, progress=False)
+    assert result.summary["resumed_from_step"] == 8 * STEP
+    _assert_same_as(reference, run, result)
+
+
+def test_corrupt_latest_checkpoint_is_skipped_with_a_warning(tmp_path, reference):
+    run = tmp_path / "run"
+    shutil.copytree(reference["run"], run)
+    (run / "summary.json").unlink()
+    final = run / "checkpoints" / str(24 * STEP)
+    for data in (final / "state").rglob("*"):
+        if data.is_file() and data.stat().st_size > 100:
+            data.write_bytes(data.read_bytes()[:-7])
+    with pytest.warns(UserWarning, match=rf"Skipping unusable checkpoint .*{24 * STEP}"):
+        result = jaxrl.resume(run, progress=False)
+    assert result.summary["resumed_from_step"] == 20 * STEP
+    assert (run / "checkpoints" / f"{24 * STEP}.corrupt").is_dir()  # kept aside, not reused
+    assert checkpoint.list_steps(run / "checkpoints") == [20 * STEP, 24 * STEP]
+    _assert_same_as(reference, run, result)
+
+
+def test_run_killed_before_any_checkpoint_restarts_from_the_beginning(tmp_path, reference):
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(reference["run"] / "config.json", run / "config.json")
+    with pytest.warns(UserWarning, match="No usable checkpoint"):
+        result = jaxrl.resume(run, progress=False)
+    assert result.summary["resumed_from_step"] is None
+    _assert_same_as(reference, run, result)
+
+
+def _wait_for(predicate, proc, timeout=120.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if proc.poll() is not None:
+            raise AssertionError(f"training exited early ({proc.returncode}): {proc.stderr.read()}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"timed out waiting for the training subprocess: {proc.communicate()}")
+        time.sleep(0.005)
+
+
+def test_sigkill_during_a_checkpoint_write_then_resume_is_identical(tmp_path, reference):
+    run = tmp_path / "killed"
+    proc = subprocess.Popen(_cli_train(tmp_path, "killed", checkpoint_every=1), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    ckpts = run / "checkpoints"
+    _wait_for(lambda: checkpoint.list_steps(ckpts), proc)
+    # Then kill in the middle of the next write if we catch one (else a moment later: any point will do).
+    deadline = time.monotonic() + 1.0
+    while not list(ckpts.glob(".staging-*")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.001)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert not (run / "summary.json").exists()
+    saved = checkpoint.list_steps(ckpts)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an interrupted write, if caught, is reported and ignored
+        result = jaxrl.resume(run, progress=False)
+    assert result.summary["resumed_from_step"] == saved[-1]
+    assert not list(ckpts.glob(".staging-*"))  # leftovers of the killed write are cleaned up
+    _assert_same_as(reference, run, result)
+
+
+@pytest.mark.parametrize("signum,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_cli_stops_cleanly_on_sigint_and_sigterm(signum, code, tmp_path, reference):
+    run = tmp_path / "run"
+    proc = subprocess.Popen(_cli_train(tmp_path, "run", checkpoint_every=0), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _wait_for(lambda: (run / "metrics.csv").exists(), proc)  # the loop is running
+    proc.send_signal(signum)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == code, stderr
+    assert f"{signal.Signals(signum).name}: training stopped at step" in stderr
+    assert f"Resume with: jaxrl train --resume {run}" in stderr and "Traceback" not in stderr
+    steps = checkpoint.list_steps(run / "checkpoints")
+    assert len(steps) == 1 and steps[0] < TOTAL  # checkpoint_every=0 saves only at the end, or at a stop
+    assert not (run / "summary.json").exists()
+    if signum == signal.SIGTERM:  # resume through the CLI once, in-process otherwise (faster)
+        resumed = subprocess.run([*CLI, "train", "--resume", str(run), "--no-progress"], capture_output=True,
+                                 text=True, timeout=600)
+        assert resumed.returncode == 0, resumed.stderr
+        assert f"resumed from step {steps[0]:,}" in resumed.stdout
+    else:
+        assert jaxrl.resume(run, progress=False).summary["resumed_from_step"] == steps[0]
+    _assert_same_as(reference, run)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.0, 0.3, 0.6, 1.2, 2.5])
+def test_sigkill_at_any_moment_then_resume_is_identical(delay, tmp_path, reference):
+    run = tmp_path / "killed"
+    proc = subprocess.Popen(_cli_train(tmp_path, "killed", checkpoint_every=1), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _wait_for(lambda: (run / "config.json").exists(), proc)
+    time.sleep(delay)  # from right after startup (compiling) to late in the run
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = jaxrl.resume(run, progress=False)
+    _assert_same_as(reference, run, result)
