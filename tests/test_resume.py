@@ -16,6 +16,7 @@ import pytest
 
 import jaxrl
 from jaxrl import checkpoint
+from jaxrl.agents import list_agents
 from jaxrl.interrupt import TrainingInterrupted
 
 SEEDS = 2
@@ -201,3 +202,49 @@ def test_sigkill_at_any_moment_then_resume_is_identical(delay, tmp_path, referen
         warnings.simplefilter("ignore")
         result = jaxrl.resume(run, progress=False)
     _assert_same_as(reference, run, result)
+
+
+def _small_run(algo: str):
+    """(env, settings, total_timesteps) of a short run of `algo`: 12 updates in 6 logged points."""
+    from jaxrl.agents import get_agent
+    from jaxrl.config import resolve
+    from jaxrl.envs import make
+    from jaxrl.training import build_agent
+
+    fields = get_agent(algo).config_fields
+    for env_name in ("CartPole-v1", "Pendulum-v1"):
+        settings = {"num_logs": 6, "checkpoint_every": 2, "eval_episodes": 2}
+        settings.update({k: v for k, v in {"buffer_size": 2048, "hidden_sizes": (32, 32)}.items() if k in fields})
+        try:
+            resolved = resolve(algo, env_name, settings)
+            steps_per_update = build_agent(resolved, *make(env_name)).steps_per_update
+        except ValueError:  # e.g. a continuous-action agent on CartPole
+            continue
+        if "learning_starts" in fields:
+            settings["learning_starts"] = 2 * steps_per_update  # learning happens before the stop
+        return env_name, settings, 12 * steps_per_update, 2 * steps_per_update
+    raise AssertionError(f"{algo} builds on neither CartPole-v1 nor Pendulum-v1")
+
+
+def _assert_interrupted_run_resumes_identically(algo, tmp_path):
+    env, settings, total, step_per_point = _small_run(algo)
+    kwargs = dict(seeds=2, total_timesteps=total, config=settings, out=tmp_path, progress=False)
+    reference = jaxrl.train(algo, env, name="reference", **kwargs)
+    trigger = _Trigger(3 * step_per_point, lambda: os.kill(os.getpid(), signal.SIGINT))
+    with pytest.raises(TrainingInterrupted):
+        jaxrl.train(algo, env, name="stopped", loggers=[trigger], **kwargs)
+    resumed = jaxrl.resume(tmp_path / "stopped", progress=False)
+    assert resumed.summary["resumed_from_step"] == 3 * step_per_point
+    assert resumed.summary["params_sha256"] == reference.summary["params_sha256"]
+    assert (tmp_path / "stopped" / "metrics.csv").read_text() == (tmp_path / "reference" / "metrics.csv").read_text()
+
+
+def test_dqn_stopped_and_resumed_equals_uninterrupted(tmp_path):
+    assert threading.current_thread() is threading.main_thread()
+    _assert_interrupted_run_resumes_identically("dqn", tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algo", [a for a in list_agents() if a not in ("ppo", "dqn")])
+def test_every_agent_stopped_and_resumed_equals_uninterrupted(algo, tmp_path):
+    _assert_interrupted_run_resumes_identically(algo, tmp_path)
