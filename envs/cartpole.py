@@ -77,7 +77,7 @@ class CartPole(Environment[CartPoleState, CartPoleParams]):
 
     @staticmethod
     def observation(state: CartPoleState) -> jax.Array:
-        return jnp.array([state.x, state.x_dot, state.theta, state.theta_dot], dtype=jnp.float32)
+        return jnp.stack([state.x, state.x_dot, state.theta, state.theta_dot]).astype(jnp.float32)
 
     def observation_space(self, params: CartPoleParams) -> spaces.Box:
         high = np.array(

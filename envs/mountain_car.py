@@ -78,7 +78,7 @@ def _move(state: MountainCarState, velocity: jax.Array, params: Any) -> tuple[Mo
 
 
 def _observation(state: MountainCarState) -> jax.Array:
-    return jnp.array([state.position, state.velocity], dtype=jnp.float32)
+    return jnp.stack([state.position, state.velocity]).astype(jnp.float32)
 
 
 def _observation_space(params: Any) -> spaces.Box:

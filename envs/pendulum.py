@@ -69,7 +69,7 @@ class Pendulum(Environment[PendulumState, PendulumParams]):
     @staticmethod
     def observation(state: PendulumState) -> jax.Array:
         th = state.theta
-        return jnp.array([jnp.cos(th), jnp.sin(th), state.theta_dot], dtype=jnp.float32)
+        return jnp.stack([jnp.cos(th), jnp.sin(th), state.theta_dot]).astype(jnp.float32)
 
     def observation_space(self, params: PendulumParams) -> spaces.Box:
         high = np.array([1.0, 1.0, params.max_speed], np.float32)
