@@ -4,8 +4,9 @@ One `update` = `num_steps` steps of each of `num_envs` env copies into the repla
 random actions until `learning_starts` transitions are stored), then `gradient_steps` steps on
 sampled batches: twin (`num_critics`) soft Q critics against Polyak-averaged targets, the actor,
 and (with `autotune`) the temperature alpha towards a target entropy of
-`-target_entropy_scale * action_dim` (continuous) or `target_entropy_scale * log(num_actions)`
-(discrete; Christodoulou 2019, with expectations over actions instead of samples).
+`-target_entropy_scale * action_dim` (continuous) or `target_entropy_ratio * log(num_actions)`
+(discrete, below the uniform policy's log(num_actions); Christodoulou 2019, with expectations over
+actions instead of samples).
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ class SACHparams:
     gamma: float = 0.99
     tau: float = 0.02
     init_alpha: float = 1.0  # the fixed temperature when autotune is off
-    target_entropy_scale: float = 1.0  # continuous: -scale * dim; discrete: scale * log(n)
+    target_entropy_scale: float = 1.0  # continuous: target entropy -scale * action_dim
+    target_entropy_ratio: float = 0.7  # discrete: target entropy ratio * log(num_actions)
     max_grad_norm: float = 10.0
 
     def validate(self) -> None:
@@ -86,6 +88,7 @@ class SACHparams:
             "tau": (0 < self.tau <= 1, "in (0, 1]"),
             "init_alpha": (self.init_alpha > 0, "> 0"),
             "target_entropy_scale": (self.target_entropy_scale >= 0, ">= 0"),
+            "target_entropy_ratio": (0 <= self.target_entropy_ratio < 1, "in [0, 1)"),
             "max_grad_norm": (self.max_grad_norm > 0, "> 0"),
         }
         for name, (ok, valid) in checks.items():
@@ -166,7 +169,7 @@ def build(env: Environment, env_params: Any, config: SACConfig) -> AgentFns:
 
     def target_entropy(hparams):
         if discrete:
-            return hparams.target_entropy_scale * jnp.log(float(num_actions))
+            return hparams.target_entropy_ratio * jnp.log(float(num_actions))
         return -hparams.target_entropy_scale * action_dim
 
     def init(key: jax.Array, hparams: SACHparams) -> SACState:
