@@ -108,9 +108,8 @@ def test_truncation_is_stored_apart_from_termination():
     for t, e in ends:
         assert not np.allclose(stored_next[t, e], following_obs[t, e])
     inside = ~(truncated | terminated)[:-1]
-    # Inside an episode the successor is the next observation (equal up to float rounding: XLA may
-    # compute final_observation and the carried observation in different fusions).
-    np.testing.assert_allclose(stored_next[:-1][inside], following_obs[:11][inside], rtol=1e-5, atol=1e-6)
+    # Inside an episode the successor is exactly the next observation (see test_final_observation_exact).
+    np.testing.assert_array_equal(stored_next[:-1][inside], following_obs[:11][inside])
 
 
 def test_prioritised_sampling_follows_priorities_and_weights():
