@@ -103,6 +103,8 @@ def test_keeps_newest_and_skips_incomplete_or_corrupt_checkpoints(tmp_path):
         warnings.simplefilter("always")
         assert checkpoint.restore(tmp_path, abstract).step == 30
     assert sum("incomplete checkpoint" in str(w.message) for w in caught) == 2
+    checkpoint.set_aside_after(tmp_path, 30)  # what a resume does next: staging leftovers deleted
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["20", "30"]
 
     # A finalised step whose data was damaged afterwards: detected, skipped, previous one used.
     data = max((p for p in (tmp_path / "30" / "state").rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
