@@ -368,7 +368,7 @@ def _get_program(resolved: ResolvedConfig, env, env_params, keys, hparams, eval_
     fns = build_agent(resolved, env, env_params)
     evaluate = make_evaluate(env, env_params, fns.act, resolved.run.eval_episodes)
 
-    init = jax.jit(jax.vmap(fns.init))
+    init = jax.jit(_init_members(fns.init, len(resolved.seeds)))
     chunk = jax.jit(jax.vmap(_with_finite_flags(make_chunk(fns.update)), in_axes=(0, 0, None)),
                     donate_argnums=(0,))
     evaluate_all = jax.jit(jax.vmap(lambda s, k: evaluate(fns.policy(s), k), in_axes=(0, None)))
@@ -389,6 +389,16 @@ def _get_program(resolved: ResolvedConfig, env, env_params, keys, hparams, eval_
                        float_leaves=_float_leaf_names(state_shape))
     _PROGRAMS[cache_key] = program
     return program, 1
+
+
+def _init_members(init, num_members: int):
+    """`init` for every member: vmapped, except on CPU with several members, where they are
+    initialised one after another (`lax.map`). XLA:CPU can deadlock when two batched LAPACK calls
+    (the QR of orthogonal initialisers) run at once on its intra-op pool (seen on 2 cores: a vmapped
+    PPO init executed repeatedly hangs within seconds); unbatched they run inline."""
+    if num_members == 1 or jax.default_backend() != "cpu":
+        return jax.vmap(init)
+    return lambda keys, hparams: jax.lax.map(lambda member: init(*member), (keys, hparams))
 
 
 def _with_finite_flags(chunk):
