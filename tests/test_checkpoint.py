@@ -24,8 +24,9 @@ _BUFFER_FIELDS = ("buffer_size", "buffer_capacity", "capacity", "replay_size")
 
 @functools.cache
 def _initial_state(algo: str, seeds: int = 2):
-    """The seed-batched initial state of `algo` (CartPole, or Pendulum for continuous-only agents),
-    with every value scrambled so that a round trip cannot pass by restoring zeros."""
+    """A seed-batched state of `algo` (CartPole, or Pendulum for continuous-only agents) with the
+    structure, shapes and dtypes of its real initial state (from `jax.eval_shape`: nothing compiles)
+    and random values everywhere, so a round trip cannot pass by restoring zeros."""
     spec = get_agent(algo)
     small = {f: 1024 for f in _BUFFER_FIELDS if f in spec.config_fields}
     for env_name in ("CartPole-v1", "Pendulum-v1"):
@@ -38,28 +39,25 @@ def _initial_state(algo: str, seeds: int = 2):
             fns = build_agent(resolved, env, params)
         except ValueError:  # e.g. a continuous-action agent on CartPole
             continue
-        keys, hparams = member_inputs(resolved)
-        init = jax.jit(jax.vmap(fns.init)).lower(keys, hparams).compile({"xla_backend_optimization_level": 0})
-        state = init(keys, hparams)
-        abstract = jax.eval_shape(jax.vmap(fns.init), keys, hparams)
-        return _scramble(state), abstract
+        abstract = jax.eval_shape(jax.vmap(fns.init), *member_inputs(resolved))
+        return _random_like(abstract), abstract
     raise AssertionError(f"{algo} builds on neither CartPole-v1 nor Pendulum-v1")
 
 
-def _scramble(state):
-    leaves, treedef = jax.tree.flatten(state)
+def _random_like(abstract):
     rng = np.random.default_rng(0)
-    out = []
-    for leaf in leaves:
-        if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
-            out.append(leaf)
-        elif jnp.issubdtype(leaf.dtype, jnp.floating):
-            out.append(jnp.asarray(rng.standard_normal(leaf.shape), leaf.dtype))
-        elif jnp.issubdtype(leaf.dtype, jnp.integer):
-            out.append(jnp.asarray(rng.integers(0, 100, leaf.shape), leaf.dtype))
-        else:
-            out.append(jnp.asarray(rng.integers(0, 2, leaf.shape), leaf.dtype))
-    return jax.tree.unflatten(treedef, out)
+
+    def leaf(x):
+        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            keys = jax.random.split(jax.random.key(int(rng.integers(2**31))), int(np.prod(x.shape)))
+            return keys.reshape(x.shape)
+        if jnp.issubdtype(x.dtype, jnp.floating):
+            return jnp.asarray(rng.standard_normal(x.shape), x.dtype)
+        if jnp.issubdtype(x.dtype, jnp.integer):
+            return jnp.asarray(rng.integers(0, 100, x.shape), x.dtype)
+        return jnp.asarray(rng.integers(0, 2, x.shape), x.dtype)
+
+    return jax.tree.map(leaf, abstract)
 
 
 def _assert_identical(a, b):
