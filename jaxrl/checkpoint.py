@@ -129,13 +129,16 @@ class CheckpointWriter:
         self.directory.mkdir(parents=True, exist_ok=True)
         staging = self.directory / f"{_STAGING}{step}"
         shutil.rmtree(staging, ignore_errors=True)
-        checkpointer.save(
-            staging.absolute(),
-            args=ocp.args.Composite(
-                state=ocp.args.PyTreeSave({f"{i:04d}": leaf for i, leaf in enumerate(leaves)}),
-                progress=ocp.args.JsonSave(progress),
-            ),
-        )
+        if jax.process_count() > 1:
+            _write_private(staging, leaves, progress)
+        else:
+            checkpointer.save(
+                staging.absolute(),
+                args=ocp.args.Composite(
+                    state=ocp.args.PyTreeSave({f"{i:04d}": leaf for i, leaf in enumerate(leaves)}),
+                    progress=ocp.args.JsonSave(progress),
+                ),
+            )
         (staging / _FILES).write_text(json.dumps(_file_hashes(staging), indent=0))
         os.replace(staging, self.directory / str(step))
         for old in list_steps(self.directory)[: -self.keep]:
@@ -220,10 +223,13 @@ def _restore_step(path: Path, abstract_state: Any) -> Restored:
     damaged = sorted(name for name in expected_files if actual_files.get(name) != expected_files[name])
     if damaged:
         raise CheckpointError(f"{len(damaged)} file(s) missing or changed since written, e.g. {damaged[0]}")
-    restored = ocp.Checkpointer(ocp.CompositeCheckpointHandler()).restore(
-        path.absolute(),
-        args=ocp.args.Composite(state=ocp.args.PyTreeRestore(), progress=ocp.args.JsonRestore()),
-    )
+    if (path / _PRIVATE_STATE).exists():
+        restored = _read_private(path)
+    else:
+        restored = ocp.Checkpointer(ocp.CompositeCheckpointHandler()).restore(
+            path.absolute(),
+            args=ocp.args.Composite(state=ocp.args.PyTreeRestore(), progress=ocp.args.JsonRestore()),
+        )
     progress = dict(restored["progress"])
     if progress.get("format") != FORMAT:
         raise CheckpointError(f"unknown checkpoint format {progress.get('format')!r}")
@@ -256,6 +262,25 @@ def _restore_step(path: Path, abstract_state: Any) -> Restored:
     if path.name != str(step):
         raise CheckpointError(f"it says step {step} but is stored as {path.name}")
     return Restored(step, jax.tree_util.tree_unflatten(treedef, out), progress)
+
+
+_PRIVATE_STATE, _PRIVATE_PROGRESS = "state.npz", "progress.json"
+
+
+def _write_private(folder: Path, leaves: list[np.ndarray], progress: dict) -> None:
+    """The checkpoint of one process of several (`jax.distributed`): orbax writes NumPy leaves from
+    process 0 only and synchronises all processes, but each process owns its run directory, so
+    the same leaves and progress go to `state.npz` and `progress.json` (hashed and renamed as usual)."""
+    folder.mkdir(parents=True)
+    with open(folder / _PRIVATE_STATE, "wb") as f:
+        np.savez(f, **{f"{i:04d}": leaf for i, leaf in enumerate(leaves)})
+    (folder / _PRIVATE_PROGRESS).write_text(json.dumps(progress))
+
+
+def _read_private(folder: Path) -> dict[str, Any]:
+    with np.load(folder / _PRIVATE_STATE, allow_pickle=False) as data:
+        state = {name: data[name] for name in data.files}
+    return {"state": state, "progress": json.loads((folder / _PRIVATE_PROGRESS).read_text())}
 
 
 def _is_key(leaf: Any) -> bool:

@@ -42,18 +42,33 @@ class ResolvedConfig:
     hparams: Any
     run: RunSettings
     env_kwargs: dict[str, Any]
+    # A population with its own traced settings per member (a sweep group): one Hparams per entry
+    # of `seeds` (seeds may then repeat). None: every member uses `hparams`.
+    member_hparams: tuple[Any, ...] | None = None
+
+    @property
+    def members(self) -> tuple[Any, ...]:
+        """The Hparams of each member, in the order of `seeds`."""
+        return self.member_hparams if self.member_hparams is not None else (self.hparams,) * len(self.seeds)
 
     def to_dict(self) -> dict[str, Any]:
-        hparams = {f.name: _plain(getattr(self.hparams, f.name)) for f in dataclasses.fields(self.hparams)}
-        return {
+        out = {
             "algo": self.algo,
             "env": self.env,
             "env_kwargs": dict(self.env_kwargs),
             "seeds": list(self.seeds),
             "config": {k: _plain(v) for k, v in dataclasses.asdict(self.config).items()},
-            "hparams": hparams,
+            "hparams": hparams_dict(self.hparams),
             "run": dataclasses.asdict(self.run),
         }
+        if self.member_hparams is not None:
+            out["member_hparams"] = [hparams_dict(h) for h in self.member_hparams]
+        return out
+
+
+def hparams_dict(hparams: Any) -> dict[str, Any]:
+    """An Hparams dataclass as a dict of plain Python values."""
+    return {f.name: _plain(getattr(hparams, f.name)) for f in dataclasses.fields(hparams)}
 
 
 def tuned_defaults(algo: str, env: str) -> dict[str, Any]:
@@ -128,7 +143,33 @@ def from_dict(data: dict[str, Any]) -> ResolvedConfig:
         algo, env, seeds = data["algo"], data["env"], data["seeds"]
     except (KeyError, TypeError) as exc:
         raise ConfigError(f"Not a jaxrl config (missing {exc}).") from None
-    return resolve(algo, env, overrides, seeds=seeds, use_tuned=False)
+    members = data.get("member_hparams")
+    if members is None:
+        return resolve(algo, env, overrides, seeds=seeds, use_tuned=False)
+    resolved = resolve(algo, env, overrides, use_tuned=False)
+    return with_members(resolved, seeds, [{**data["hparams"], **m} for m in members])
+
+
+def with_members(resolved: ResolvedConfig, seeds: typing.Sequence[int], members: typing.Sequence[dict]) -> ResolvedConfig:
+    """`resolved` as a population: member i has seed `seeds[i]` and the traced settings `members[i]`
+    (a dict of Hparams fields; values may be CLI strings). Raises ConfigError on a bad value."""
+    spec = get_agent(resolved.algo)
+    if len(seeds) != len(members) or not members:
+        raise ConfigError(f"A population needs one seed per member, got {len(seeds)} seeds for {len(members)} members.")
+    types = _field_types(spec.hparams_cls)
+    built = []
+    for member in members:
+        unknown = sorted(set(member) - set(types))
+        if unknown:
+            raise ConfigError(f"{', '.join(unknown)} are not traced settings of {spec.name}; "
+                              f"traced settings: {', '.join(sorted(types))}.")
+        hparams = dataclasses.replace(resolved.hparams, **{k: _coerce(k, v, types[k]) for k, v in member.items()})
+        try:
+            hparams.validate()
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        built.append(hparams)
+    return dataclasses.replace(resolved, seeds=tuple(int(s) for s in seeds), member_hparams=tuple(built))
 
 
 def _seed_list(seeds: int | typing.Sequence[int]) -> tuple[int, ...]:

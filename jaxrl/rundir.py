@@ -76,7 +76,9 @@ class MetricsWriter:
 
     def __init__(self, path: Path, metric_names: Iterable[str]):
         self.path = path
-        self.columns = list(LEADING_COLUMNS) + sorted(set(metric_names) - set(LEADING_COLUMNS))
+        names = set(metric_names)
+        member = ["member"] if "member" in names else []  # the member index in a sweep group
+        self.columns = ["step", *member, *LEADING_COLUMNS[1:]] + sorted(names - set(LEADING_COLUMNS) - {"member"})
         new = not path.exists()
         self._file = open(path, "a", newline="")
         self._writer = csv.DictWriter(self._file, fieldnames=self.columns)
@@ -130,7 +132,7 @@ def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:
     """metrics.csv as a list of dicts with floats (empty cells become NaN)."""
     with open(Path(path)) as f:
         return [
-            {k: (int(v) if k in ("step", "seed") else (float(v) if v != "" else math.nan)) for k, v in row.items()}
+            {k: (int(v) if k in ("step", "member", "seed") else (float(v) if v != "" else math.nan)) for k, v in row.items()}
             for row in csv.DictReader(f)
         ]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import functools
 import hashlib
 import math
 import time
@@ -22,10 +23,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl import checkpoint, rundir
+from jaxrl import checkpoint, rundir, sharding
 from jaxrl.agents import EPISODE_METRICS, AgentFns, get_agent
 from jaxrl.compile_cache import enable_compilation_cache
-from jaxrl.config import ConfigError, ResolvedConfig, resolve
+from jaxrl.config import ConfigError, ResolvedConfig, hparams_dict, resolve
 from jaxrl.config import from_dict as config_from_dict
 from jaxrl.envs import make
 from jaxrl.envs.wrappers import EpisodeStatistics
@@ -81,8 +82,9 @@ class _Program:
     policy: Any
     steps_per_update: int
     compile_s: float
-    state_shape: Any  # the seed-batched state as ShapeDtypeStructs (what a checkpoint must match)
+    state_shape: Any  # the member-batched state as ShapeDtypeStructs (padded to the population size)
     float_leaves: list[str]  # tree paths of the state's float leaves, in the order of the finite flags
+    bytes_per_device: int | None  # the chunk program's memory need per device (XLA's analysis)
 
 
 _PROGRAMS: dict[tuple, _Program] = {}
@@ -102,6 +104,7 @@ class _Progress:
     last_eval: np.ndarray | None = None  # [seeds, eval_episodes] returns of the latest evaluation
     train_s: float = 0.0
     eval_s: float = 0.0
+    hparams: list[dict[str, Any]] | None = None  # each member's traced settings now (PBT changes them)
 
     def to_json(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -159,13 +162,60 @@ def train(
     run_path = None
     if out is not None:
         run_path = rundir.create_run_dir(out, name or rundir.default_run_name(resolved.algo, resolved.env))
-        # Written first, so even a run killed while compiling can be resumed.
-        rundir.write_json(
-            run_path / "config.json",
-            {**resolved.to_dict(), "loggers": backends, "versions": rundir.versions(),
-             "git_commit": rundir.git_commit()},
-        )
+        _write_config(run_path, resolved, backends)
     return _run(resolved, env_obj, env_params, run_path, loggers, progress, wall_start, resuming=False)
+
+
+def train_population(resolved: ResolvedConfig, env_obj, env_params, run_path: Path | None, *,
+                     progress: bool = True, min_size: int = 1, between_chunks=None) -> TrainResult:
+    """Train the members of `resolved` (seeds, and per-member traced settings) as one program.
+
+    `run_path` is a new, empty run directory (or None). `min_size` pads the population to at least
+    that many members, so that equal-sized parts of a sweep share one compiled program.
+    """
+    wall_start = time.perf_counter()
+    if run_path is not None:
+        _write_config(run_path, resolved, [])
+    return _run(resolved, env_obj, env_params, run_path, (), progress, wall_start, resuming=False,
+                between_chunks=between_chunks, min_size=min_size)
+
+
+def population_capacity(resolved: ResolvedConfig, env_obj, env_params, num_members: int) -> tuple[int, int, float]:
+    """How many members of `resolved`'s static group one program can hold in device memory, at most
+    `num_members`. Compiles the program for `num_members` (kept for the run) and reads its memory
+    analysis; when it does not fit, the per-member footprint sets the (device-multiple) capacity.
+    Returns `(capacity, num_compiles, compile_s)` of this check."""
+    size = sharding.padded_size(num_members)
+    keys, hparams = sharding.place(member_inputs(_first(resolved, num_members), size))
+    program, compiles = _get_program(resolved, env_obj, env_params, keys, hparams, jax.random.key(0))
+    spent = (compiles, program.compile_s if compiles else 0.0)
+    need = program.bytes_per_device
+    budget = sharding.memory_budget()
+    if need is None or budget is None or need <= budget:
+        return (num_members, *spent)
+    per_member = need / (size // sharding.num_devices())
+    fit = max(1, int(budget // per_member)) * sharding.num_devices()
+    warnings.warn(f"{num_members} members need ~{need / 2**30:.2f} GiB per device but ~{budget / 2**30:.2f} GiB "
+                  f"is available: training them {fit} at a time.", stacklevel=2)
+    return (min(fit, num_members), *spent)
+
+
+def _first(resolved: ResolvedConfig, count: int) -> ResolvedConfig:
+    """`resolved` with its first `count` members (the last one repeated when it has fewer)."""
+    seeds = list(resolved.seeds)[:count]
+    members = list(resolved.members)[:count]
+    seeds += [seeds[-1]] * (count - len(seeds))
+    members += [members[-1]] * (count - len(members))
+    return dataclasses.replace(resolved, seeds=tuple(seeds), member_hparams=tuple(members))
+
+
+def _write_config(run_path: Path, resolved: ResolvedConfig, backends: Sequence[str]) -> None:
+    # Written first, so even a run killed while compiling can be resumed.
+    rundir.write_json(
+        run_path / "config.json",
+        {**resolved.to_dict(), "loggers": list(backends), "versions": rundir.versions(),
+         "git_commit": rundir.git_commit()},
+    )
 
 
 def resume(run_dir: str | Path, *, progress: bool = True, loggers: Sequence[Any] | None = None) -> TrainResult:
@@ -197,23 +247,28 @@ def _resume(run_dir: str | Path, *, progress: bool, loggers: Sequence[Any] | Non
 
 
 def _run(resolved: ResolvedConfig, env_obj, env_params, run_path: Path | None, logger_spec: Sequence[Any],
-         progress: bool, wall_start: float, resuming: bool) -> TrainResult:
+         progress: bool, wall_start: float, resuming: bool, between_chunks=None, min_size: int = 1) -> TrainResult:
+    """The host loop. `between_chunks(step=, member_hparams=, eval_returns=)`, when given, runs after
+    every chunk but the last (population-based training exploits and explores there) and returns
+    `(sources, member_hparams)`: None, or for each member the member whose state it continues from
+    (see `_copy_members`), and every member's traced settings from now on (a list of dicts)."""
     enable_compilation_cache()
     ckpt_dir = run_path / "checkpoints" if run_path is not None else None
     num_members = len(resolved.seeds)
-    keys, hparams = member_inputs(resolved)
+    size = sharding.padded_size(max(num_members, min_size))
+    keys, hparams = sharding.place(member_inputs(resolved, size))
     eval_key = jax.random.key(resolved.run.eval_seed)
     num_updates = resolved.config.num_updates
     program, num_compiles = _get_program(resolved, env_obj, env_params, keys, hparams, eval_key)
     steps_per_update = program.steps_per_update
     schedule = _chunk_schedule(num_updates, resolved.run.num_logs)
 
-    done = _Progress()
+    done = _Progress(hparams=[hparams_dict(h) for h in resolved.members])
     rows: list[dict[str, Any]] = []
     resumed_from = None
     state = None
     if resuming:
-        restored = checkpoint.restore(ckpt_dir, program.state_shape)
+        restored = checkpoint.restore(ckpt_dir, sharding.first_members(program.state_shape, num_members))
         if restored is None:
             warnings.warn(f"No usable checkpoint in {ckpt_dir}; restarting the run from its first update.",
                           stacklevel=3)
@@ -226,7 +281,10 @@ def _run(resolved: ResolvedConfig, env_obj, env_params, run_path: Path | None, l
                 raise checkpoint.CheckpointError(
                     f"Checkpoint step {restored.step} in {ckpt_dir} does not follow this run's chunk schedule."
                 )
-            state, resumed_from = restored.state, restored.step
+            state, resumed_from = sharding.place(sharding.pad_members(restored.state, size)), restored.step
+            if done.hparams is None:  # a checkpoint from before hparams were saved in it
+                done.hparams = [hparams_dict(h) for h in resolved.members]
+            hparams = _hparams_from_dicts(done.hparams, resolved, size)
             checkpoint.set_aside_after(ckpt_dir, restored.step)
         rows = rundir.truncate_metrics(run_path / "metrics.csv", done.metrics_rows)
     if state is None:
@@ -246,7 +304,8 @@ def _run(resolved: ResolvedConfig, env_obj, env_params, run_path: Path | None, l
         if writer is None or last_saved == step:
             return
         t0 = time.perf_counter()
-        writer.save(step, state, {**done.to_json(), "num_chunks": len(schedule), "algo": resolved.algo,
+        members = state if size == num_members else sharding.first_members(state, num_members)
+        writer.save(step, members, {**done.to_json(), "num_chunks": len(schedule), "algo": resolved.algo,
                                   "env": resolved.env, "seeds": list(resolved.seeds)})
         checkpoint_s += time.perf_counter() - t0
         last_saved = step
@@ -272,7 +331,8 @@ def _run(resolved: ResolvedConfig, env_obj, env_params, run_path: Path | None, l
                     done.last_eval = np.asarray(jax.device_get(program.evaluate(state, eval_key)[0]))
                     done.eval_s += time.perf_counter() - t0
                 new_rows = _rows(sums, chunk_updates, step, resolved.seeds,
-                                 done.last_eval.mean(axis=1) if evaluate_now else None)
+                                 done.last_eval.mean(axis=1) if evaluate_now else None,
+                                 with_member=resolved.member_hparams is not None)
                 rows += new_rows
                 for logger in active:
                     logger.log(new_rows)
@@ -281,6 +341,15 @@ def _run(resolved: ResolvedConfig, env_obj, env_params, run_path: Path | None, l
                                                             run_path, last_saved))
                 done.chunks_done, done.updates_done = index + 1, updates_done
                 done.metrics_rows += len(new_rows)
+                if between_chunks is not None and not last_chunk:
+                    sources, new_hparams = between_chunks(
+                        step=step, member_hparams=done.hparams,
+                        eval_returns=done.last_eval[:num_members] if evaluate_now else None,
+                    )
+                    if sources is not None:
+                        state = _copy_members(state, sources, step, size)
+                        done.hparams = new_hparams
+                        hparams = _hparams_from_dicts(done.hparams, resolved, size)
                 every = resolved.run.checkpoint_every
                 if last_chunk or stop.requested or (every > 0 and (index + 1) % every == 0):
                     save(step)
@@ -306,7 +375,7 @@ def _run(resolved: ResolvedConfig, env_obj, env_params, run_path: Path | None, l
         t0 = time.perf_counter()
         done.last_eval = np.asarray(jax.device_get(program.evaluate(state, eval_key)[0]))
         eval_s += time.perf_counter() - t0
-    final_returns = [float(r) for r in done.last_eval.mean(axis=1)]
+    final_returns = [float(r) for r in done.last_eval.mean(axis=1)[:num_members]]
     total_steps = updates_done * steps_per_update
     summary = {
         "algo": resolved.algo,
@@ -326,6 +395,8 @@ def _run(resolved: ResolvedConfig, env_obj, env_params, run_path: Path | None, l
         "steps_per_s": round(total_steps * num_members / max(done.train_s, 1e-9), 1),
         "num_compiles": num_compiles,
         "params_sha256": params_sha256(program.policy(state), num_members),
+        "num_devices": sharding.num_devices(),
+        **({"member_hparams": done.hparams} if resolved.member_hparams is not None else {}),
         "resumed_from_step": resumed_from,
         "run_dir": str(run_path) if run_path is not None else None,
     }
@@ -342,10 +413,19 @@ def _run(resolved: ResolvedConfig, env_obj, env_params, run_path: Path | None, l
     return TrainResult(resolved, summary, rows, state, run_path)
 
 
-def member_inputs(resolved: ResolvedConfig) -> tuple[jax.Array, Any]:
-    """The per-member init keys `[M]` and hyperparameters (pytree of `[M]` arrays) of a run."""
-    keys = jax.vmap(jax.random.key)(jnp.asarray(resolved.seeds, jnp.uint32))
-    return keys, _broadcast(resolved.hparams, len(resolved.seeds))
+def member_inputs(resolved: ResolvedConfig, size: int | None = None) -> tuple[jax.Array, Any]:
+    """The per-member init keys `[size]` and hyperparameters (pytree of `[size]` arrays) of a run.
+
+    `size` (default: the number of members) pads the population by repeating its last member, so
+    that it splits evenly over devices; padded members are never reported or saved.
+    """
+    seeds = list(resolved.seeds)
+    members = list(resolved.members)
+    size = size or len(seeds)
+    seeds += seeds[-1:] * (size - len(seeds))
+    members += members[-1:] * (size - len(members))
+    keys = jax.vmap(jax.random.key)(jnp.asarray(seeds, jnp.uint32))
+    return keys, _stack(members)
 
 
 def build_agent(resolved: ResolvedConfig, env, env_params) -> AgentFns:
@@ -360,7 +440,7 @@ def _get_program(resolved: ResolvedConfig, env, env_params, keys, hparams, eval_
     """
     cache_key = (
         resolved.algo, resolved.env, tuple(sorted(resolved.env_kwargs.items())), resolved.config,
-        resolved.run.eval_episodes, len(resolved.seeds), jax.default_backend(),
+        resolved.run.eval_episodes, int(keys.shape[0]), jax.default_backend(), sharding.num_devices(),
     )
     if cache_key in _PROGRAMS:
         return _PROGRAMS[cache_key], 0
@@ -368,13 +448,15 @@ def _get_program(resolved: ResolvedConfig, env, env_params, keys, hparams, eval_
     fns = build_agent(resolved, env, env_params)
     evaluate = make_evaluate(env, env_params, fns.act, resolved.run.eval_episodes)
 
-    init = jax.jit(_init_members(fns.init, len(resolved.seeds)))
+    members = sharding.member_sharding()
+    split = {} if members is None else {"out_shardings": members}
+    init = jax.jit(_init_members(fns.init, int(keys.shape[0])), **split)
     chunk = jax.jit(jax.vmap(_with_finite_flags(make_chunk(fns.update)), in_axes=(0, 0, None)),
-                    donate_argnums=(0,))
-    evaluate_all = jax.jit(jax.vmap(lambda s, k: evaluate(fns.policy(s), k), in_axes=(0, None)))
+                    donate_argnums=(0,), **split)
+    evaluate_all = jax.jit(jax.vmap(lambda s, k: evaluate(fns.policy(s), k), in_axes=(0, None)), **split)
 
     t0 = time.perf_counter()
-    state_shape = jax.eval_shape(init, keys, hparams)
+    state_shape = sharding.with_sharding(jax.eval_shape(init, keys, hparams), members)
     # XLA compiles in C++ without the GIL: each program starts compiling as soon as it is traced,
     # the long chunk first, so tracing and compiling the others overlap it.
     with concurrent.futures.ThreadPoolExecutor(3) as pool:
@@ -386,9 +468,55 @@ def _get_program(resolved: ResolvedConfig, env, env_params, keys, hparams, eval_
         compiled = [f.result() for f in (init_future, chunk_future, eval_future)]
     program = _Program(*compiled, policy=fns.policy, steps_per_update=fns.steps_per_update,
                        compile_s=time.perf_counter() - t0, state_shape=state_shape,
-                       float_leaves=_float_leaf_names(state_shape))
+                       float_leaves=_float_leaf_names(state_shape), bytes_per_device=_memory_need(compiled[1]))
     _PROGRAMS[cache_key] = program
     return program, 1
+
+
+def _copy_members(state: Any, sources: Sequence[int], step: int, size: int) -> Any:
+    """Member i continues from member `sources[i]`'s full state (params, optimiser, env, statistics).
+
+    A member that copied another gets a new RNG stream (its key folded with `step`), so the copy
+    does not replay its source's experience; members that keep their own state are unchanged.
+    """
+    sources = list(sources) + list(range(len(sources), size))  # padding members keep their own
+    index = jnp.asarray(sources, jnp.int32)
+    copied = index != jnp.arange(size)
+    return _copy_program()(state, index, copied, jnp.int32(step))
+
+
+@functools.cache
+def _copy_program():
+    def copy(state, index, copied, step):
+        def take(x):
+            x = x[index]
+            if not jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key) or x.ndim != 1:
+                return x
+            fresh = jax.vmap(jax.random.fold_in, in_axes=(0, None))(x, step)
+            data = jnp.where(copied[:, None], jax.random.key_data(fresh), jax.random.key_data(x))
+            return jax.random.wrap_key_data(data, impl=jax.random.key_impl(x))
+
+        return jax.tree.map(take, state)
+
+    members = sharding.member_sharding()
+    return jax.jit(copy, **({} if members is None else {"out_shardings": members}))
+
+
+def _memory_need(compiled) -> int | None:
+    """Bytes a compiled program needs at once per device (arguments + outputs + temporaries - aliased)."""
+    try:
+        m = compiled.memory_analysis()
+        return int(m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
+                   - m.alias_size_in_bytes)
+    except Exception:  # noqa: BLE001 - not every backend reports it
+        return None
+
+
+def _hparams_from_dicts(member_hparams: list[dict[str, Any]], resolved: ResolvedConfig, size: int) -> Any:
+    """Device arrays `[size]` of the members' traced settings given as dicts (padded, placed)."""
+    members = [dataclasses.replace(resolved.hparams, **values) for values in member_hparams]
+    members += members[-1:] * (size - len(members))
+    return sharding.place(_stack(members))
 
 
 def _init_members(init, num_members: int):
@@ -470,15 +598,15 @@ def _interrupt_message(signal_name: str, step: int, index: int, num_chunks: int,
     )
 
 
-def _broadcast(hparams: Any, num_members: int) -> Any:
-    """Hparams dataclass of Python scalars -> the same pytree of `[num_members]` arrays."""
+def _stack(members: Sequence[Any]) -> Any:
+    """Hparams dataclasses of Python scalars -> one pytree of `[len(members)]` arrays."""
 
-    def column(value):
-        value = np.asarray(value)
+    def column(*values):
+        value = np.asarray(values)
         dtype = np.float32 if value.dtype.kind == "f" else (np.int32 if value.dtype.kind in "iu" else value.dtype)
-        return jnp.broadcast_to(jnp.asarray(value, dtype), (num_members, *value.shape))
+        return jnp.asarray(value, dtype)
 
-    return jax.tree.map(column, hparams)
+    return jax.tree.map(column, *members)
 
 
 def _chunk_schedule(num_updates: int, num_logs: int) -> list[int]:
@@ -488,13 +616,15 @@ def _chunk_schedule(num_updates: int, num_logs: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(chunks)]
 
 
-def _rows(sums: dict[str, np.ndarray], num_updates: int, step: int, seeds, eval_returns) -> list[dict]:
-    """One metrics row per seed from the summed chunk metrics."""
+def _rows(sums: dict[str, np.ndarray], num_updates: int, step: int, seeds, eval_returns,
+          with_member: bool = False) -> list[dict]:
+    """One metrics row per member (seed) from the summed chunk metrics (padding is ignored)."""
     rows = []
     for i, seed in enumerate(seeds):
         count = float(sums["episode_count"][i])
         row = {
             "step": step,
+            **({"member": i} if with_member else {}),
             "seed": seed,
             "episode_return": float(sums["episode_return_sum"][i]) / count if count else math.nan,
             "episode_length": float(sums["episode_length_sum"][i]) / count if count else math.nan,

@@ -1,0 +1,88 @@
+"""Spreading a population of runs over this process's devices.
+
+A population (seeds x hyperparameters) is one vmapped program; with several local devices its
+member axis is split over a 1-D `Mesh` with `NamedSharding`, so each device runs its share of the
+members and no member's computation crosses devices. The population is padded (by repeating its
+last member) to a multiple of the device count; padded members are never reported or saved.
+
+Several hosts (`jax.distributed.initialize()`) each run their own slice of a sweep on their own
+local devices (see `jaxrl.sweep`), so no array ever spans processes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+MEMBER_AXIS = "members"
+
+
+def num_devices() -> int:
+    return jax.local_device_count()
+
+
+def padded_size(num_members: int) -> int:
+    """The population size actually computed: `num_members` rounded up to a multiple of the devices."""
+    devices = num_devices()
+    return -(-num_members // devices) * devices
+
+
+def memory_budget() -> int | None:
+    """Bytes a program may use on each local device: 90% of an accelerator's free memory, or on
+    CPU 80% of the host's available memory shared by the (virtual) devices. None when unknown."""
+    device = jax.local_devices()[0]
+    stats = device.memory_stats() if device.platform != "cpu" else None
+    if stats and "bytes_limit" in stats:
+        return int(0.9 * (stats["bytes_limit"] - stats.get("bytes_in_use", 0)))
+    try:
+        with open("/proc/meminfo") as f:
+            info = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in f}
+        return int(0.8 * info["MemAvailable"] / num_devices())
+    except (OSError, KeyError, ValueError, IndexError):
+        return None
+
+
+def member_sharding() -> NamedSharding | None:
+    """Sharding of arrays whose leading axis is the member axis (None on one device)."""
+    if num_devices() == 1:
+        return None
+    mesh = Mesh(np.asarray(jax.local_devices()), (MEMBER_AXIS,))
+    return NamedSharding(mesh, PartitionSpec(MEMBER_AXIS))
+
+
+def replicated() -> NamedSharding | None:
+    """Sharding of arrays every device needs whole (None on one device)."""
+    sharding = member_sharding()
+    return None if sharding is None else NamedSharding(sharding.mesh, PartitionSpec())
+
+
+def place(tree: Any) -> Any:
+    """Put a member-batched pytree on the devices, split along the member axis."""
+    sharding = member_sharding()
+    return tree if sharding is None else jax.device_put(tree, sharding)
+
+
+def with_sharding(shapes: Any, sharding: NamedSharding | None) -> Any:
+    """ShapeDtypeStructs carrying `sharding` (for ahead-of-time lowering)."""
+    if sharding is None:
+        return shapes
+    return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding), shapes)
+
+
+def pad_members(tree: Any, size: int) -> Any:
+    """Extend the leading (member) axis of every leaf to `size` by repeating the last member."""
+
+    def pad(x):
+        extra = size - x.shape[0]
+        return x if extra == 0 else jnp.concatenate([x, jnp.repeat(x[-1:], extra, axis=0)])
+
+    return jax.tree.map(pad, tree)
+
+
+def first_members(tree: Any, count: int) -> Any:
+    """The first `count` members of every leaf (drops padding)."""
+    return jax.tree.map(lambda x: x if x.shape[0] == count else x[:count], tree)
