@@ -1,0 +1,82 @@
+"""Several devices (XLA's virtual CPU devices) and several processes (jax.distributed on localhost)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+
+import jax
+import numpy as np
+
+import jaxrl
+from jaxrl.policy import evaluate_run
+
+SETTINGS = {"num_envs": 4, "num_steps": 16, "num_minibatches": 2, "update_epochs": 2, "num_logs": 2,
+            "eval_episodes": 8}
+STEPS = 4 * 16 * 2
+
+
+def _python(code: str, env_extra: dict[str, str], cwd) -> subprocess.Popen:
+    env = {**os.environ, **env_extra, "PYTHONPATH": os.pathsep.join(sys.path)}
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], env=env, cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _finish(process: subprocess.Popen, timeout: float = 600) -> str:
+    out, _ = process.communicate(timeout=timeout)
+    assert process.returncode == 0, out[-3000:]
+    return out
+
+
+def test_four_devices_give_the_results_of_one(tmp_path):
+    """3 seeds on 4 virtual devices (padded to 4, one member per device) equal the same seeds run
+    one by one on one device, and the checkpoint (saved without padding) restores on one device."""
+    code = f"""
+        import json, jax, jaxrl
+        assert jax.local_device_count() == 4
+        r = jaxrl.train("ppo", "CartPole-v1", seeds=[0, 1, 2], total_timesteps={STEPS}, config={SETTINGS!r},
+                        out={str(tmp_path)!r}, name="four", progress=False)
+        print("RESULT" + json.dumps(r.summary))
+    """
+    out = _finish(_python(code, {"XLA_FLAGS": "--xla_force_host_platform_device_count=4"}, tmp_path))
+    summary = json.loads(out.split("RESULT")[-1])
+    assert summary["num_devices"] == 4 and summary["seeds"] == [0, 1, 2]
+    restored = jaxrl.policy.restore_policy(tmp_path / "four")
+    for i, seed in enumerate([0, 1, 2]):
+        alone = jaxrl.train("ppo", "CartPole-v1", seeds=[seed], total_timesteps=STEPS, config=SETTINGS, out=None,
+                            progress=False)
+        for x, y in zip(jax.tree.leaves(restored.policy), jax.tree.leaves(alone.state.policy)):
+            np.testing.assert_allclose(np.asarray(x)[i], np.asarray(y)[0], rtol=1e-5, atol=1e-6)
+    assert len(evaluate_run(tmp_path / "four", episodes=4)["seeds"]) == 3
+
+
+def test_two_processes_split_a_sweep_and_merge_its_table(tmp_path):
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        port = s.getsockname()[1]
+    code = f"""
+        import sys, jax
+        jax.distributed.initialize(coordinator_address="localhost:{port}", num_processes=2,
+                                   process_id=int(sys.argv[1]) if len(sys.argv) > 1 else PROCESS)
+        from jaxrl.sweep import sweep
+        r = sweep("ppo", "CartPole-v1", grid={{"learning_rate": [1e-3, 3e-3]}}, seeds=2, config={SETTINGS!r},
+                  total_timesteps={STEPS}, out={str(tmp_path)!r}, name="hosts", progress=False)
+        print("ROWS", len(r.rows), jax.process_index())
+    """
+    procs = [_python(code.replace("PROCESS", str(p)), {}, tmp_path) for p in (0, 1)]
+    outs = [_finish(p) for p in procs]
+    assert "ROWS 4 0" in outs[0] and "ROWS 2 1" in outs[1]  # process 0 merges; 1 reports its own
+    sweep_dir = tmp_path / "hosts"
+    with open(sweep_dir / "sweep.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["member"]) for r in rows] == [0, 1, 2, 3]
+    assert {r["group"] for r in rows} == {"group-00-process-0", "group-00-process-1"}
+    assert json.loads((sweep_dir / "summary.json").read_text())["num_processes"] == 2
+    for process in (0, 1):  # each process's run directory (checkpoints included) is usable alone
+        result = evaluate_run(sweep_dir / "groups" / f"group-00-process-{process}", episodes=2)
+        assert len(result["seeds"]) == 2
