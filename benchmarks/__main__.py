@@ -13,17 +13,19 @@ import os
 import sys
 import time
 
-from benchmarks import env_throughput, machine, ppo, report, venvs
+from benchmarks import env_throughput, machine, ppo, report, sweep, venvs
 
 ENVS, NUM_ENVS = env_throughput.ENVS, env_throughput.NUM_ENVS
 MODES = {
     # quick: CartPole at every N, the other two envs at N=1024; shorter PPO budgets; one CLI run.
     "quick": dict(
         cells=[("CartPole-v1", n) for n in NUM_ENVS] + [("Pendulum-v1", 1024), ("Acrobot-v1", 1024)],
-        env_budget=2**18, env_min_time=0.5, reps=3, ppo_timesteps=131_072, sb3_timesteps=20_480, cli_reps=1),
+        env_budget=2**18, env_min_time=0.5, reps=3, ppo_timesteps=131_072, sb3_timesteps=20_480, cli_reps=1,
+        sweep_timesteps=65_536, sweep_reps=1, sizes=(1, 4, 16, 64), scaling_timesteps=16_384),
     "full": dict(
         cells=[(e, n) for e in ENVS for n in NUM_ENVS],
-        env_budget=2**18, env_min_time=1.0, reps=5, ppo_timesteps=500_000, sb3_timesteps=51_200, cli_reps=3),
+        env_budget=2**18, env_min_time=1.0, reps=5, ppo_timesteps=500_000, sb3_timesteps=51_200, cli_reps=3,
+        sweep_timesteps=500_000, sweep_reps=1, sizes=(1, 4, 16, 64, 256), scaling_timesteps=32_768),
 }
 
 NOTES = [
@@ -40,7 +42,8 @@ NOTES = [
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a few minutes: fewer cells, repetitions and steps")
-    parser.add_argument("--only", choices=("env", "ppo"), help="run one section (others are kept from results.json)")
+    parser.add_argument("--only", choices=("env", "ppo", "sweep"),
+                        help="run one section (others are kept from results.json)")
     parser.add_argument("--reps", type=int, help="repetitions per pair (default: 3 quick, 5 full; at least 3)")
     args = parser.parse_args(argv)
     mode_name = "quick" if args.quick else "full"
@@ -54,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.perf_counter()
 
     print("preparing peer venvs (created once, under benchmarks/.peers/)", flush=True)
-    peers = ["envpool"] if args.only == "env" else ["rejax", "sb3"] if args.only == "ppo" else ["envpool", "rejax", "sb3"]
+    peers = {"env": ["envpool"], "ppo": ["rejax", "sb3"], "sweep": ["rejax"]}.get(args.only, ["envpool", "rejax", "sb3"])
     for name in peers:
         venvs.ensure(name)
     results["peer_versions"] = {
@@ -75,6 +78,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"PPO ({mode_name}, {reps} reps)", flush=True)
         out = ppo.run((1, 16), mode["ppo_timesteps"], mode["sb3_timesteps"], reps, mode["cli_reps"], log=_log)
         results["ppo"] = {"mode": mode_name, "reps": reps, "date": now, **out}
+        _save(results, path)
+    if args.only in (None, "sweep"):
+        sweep_reps = args.reps or mode["sweep_reps"]  # whole sweeps are long: 1 repetition unless asked
+        print(f"sweep ({mode_name}, {sweep_reps} reps)", flush=True)
+        out = sweep.run(mode["sweep_timesteps"], sweep_reps, mode["sizes"], mode["scaling_timesteps"], log=_log)
+        results["sweep"] = {"mode": mode_name, "reps": sweep_reps, "date": now, **out}
         _save(results, path)
     print(f"done in {time.perf_counter() - t_start:.0f} s; wrote {path.parent / 'RESULTS.md'} and results.png")
     return 0

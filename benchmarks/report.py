@@ -59,7 +59,28 @@ def targets(results: dict) -> list[list]:
                      check(cli["wall_s"], 10.0, True)])
         rows.append(["... its final eval return (mean)", ">= 475", fmt(cli["final_eval_return_mean"]),
                      check(cli["final_eval_return_mean"], 475.0)])
+    sweep = results.get("sweep", {}).get("sweep")
+    if sweep:
+        rows.append([f"{sweep['configs'] * sweep['seeds']}-member PPO sweep, one program vs rejax run by run (wall)",
+                     "<= 0.5x", x(sweep["ratio"]), check(sweep["ratio"], 0.5, True)])
     return rows
+
+
+def sweep_section(sweep: dict) -> str:
+    s = sweep["sweep"]
+    text = table(
+        ["", "whole process s", "compile s", "compiles", "final eval return (mean of members)"],
+        [[f"jaxrl: `jaxrl.sweep`, {s['configs']} configs x {s['seeds']} seeds in one program",
+          fmt(s["jaxrl_process_s"]), fmt(s["jaxrl_compile_s"]), s["raw"]["jaxrl"][0]["num_compiles"],
+          fmt(s["jaxrl_final_eval_return_mean"])],
+         [f"rejax: each config jitted once, {s['configs'] * s['seeds']} runs one after another",
+          fmt(s["rejax_process_s"]), fmt(s["rejax_compile_s"]), s["configs"], fmt(s["rejax_final_eval_return_mean"])],
+         ["ratio (jaxrl / rejax)", x(s["ratio"]), "", "", ""]])
+    text += "\n\n" + table(
+        ["population (members)", "training steps/s (all members)", "per member", "compile s"],
+        [[r["members"], fmt(r["steps_per_s"]), fmt(r["steps_per_s"] / r["members"]), fmt(r["compile_s"])]
+         for r in sweep["scaling"]])
+    return text
 
 
 def env_section(env: dict) -> str:
@@ -130,6 +151,12 @@ def write(results: dict, path: Path = HERE / "RESULTS.md") -> None:
                   f"Mode `{p['mode']}`, {p['reps']} repetitions, {p['date']}, {p['total_timesteps']:,} steps per seed. "
                   "Each run is a fresh process with a cold compile cache. Run time includes one final "
                   "evaluation on both sides.", "", ppo_section(p), ""]
+    if "sweep" in results:
+        w = results["sweep"]
+        lines += ["## Sweeps: a population in one program (PureJaxRL CartPole settings)", "",
+                  f"Mode `{w['mode']}`, {w['reps']} repetitions, {w['date']}, {w['sweep']['total_timesteps']:,} steps "
+                  f"per member (scaling: {w['scaling_timesteps']:,}). Whole processes, cold compile cache.", "",
+                  sweep_section(w), ""]
     lines += ["## Peer versions", "", table(["peer", "versions (own venv under benchmarks/.peers/)"],
                                            [[k, ", ".join(f"{n} {v}" for n, v in vs.items())]
                                             for k, vs in results.get("peer_versions", {}).items()]), ""]

@@ -34,22 +34,27 @@ class OldStepAPI:
         return obs, state, reward, jnp.logical_or(terminated, truncated), info
 
 
+def make_ppo(total_timesteps, learning_rate=2.5e-4, ent_coef=0.01, clip_eps=0.2):
+    """rejax PPO on CartPole-v1 with PureJaxRL's settings (evaluating once, at the end)."""
+    env, env_params = gymnax.make("CartPole-v1")
+    if len(env.step(jax.random.key(0), env.reset(jax.random.key(0), env_params)[1], 0, env_params)) == 6:
+        env = OldStepAPI(env)
+    return rejax.PPO.create(
+        env=env, env_params=env_params, total_timesteps=total_timesteps,
+        eval_freq=total_timesteps, skip_initial_evaluation=True,
+        num_envs=4, num_steps=128, num_epochs=4, num_minibatches=4,
+        learning_rate=learning_rate, gamma=0.99, gae_lambda=0.95, clip_eps=clip_eps, ent_coef=ent_coef,
+        vf_coef=0.5, max_grad_norm=0.5, agent_kwargs={"activation": "tanh", "hidden_layer_sizes": (64, 64)},
+    )
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--total-timesteps", type=int, default=500_000)
     args = parser.parse_args()
 
-    env, env_params = gymnax.make("CartPole-v1")
-    if len(env.step(jax.random.key(0), env.reset(jax.random.key(0), env_params)[1], 0, env_params)) == 6:
-        env = OldStepAPI(env)
-    algo = rejax.PPO.create(
-        env=env, env_params=env_params, total_timesteps=args.total_timesteps,
-        eval_freq=args.total_timesteps, skip_initial_evaluation=True,
-        num_envs=4, num_steps=128, num_epochs=4, num_minibatches=4,
-        learning_rate=2.5e-4, gamma=0.99, gae_lambda=0.95, clip_eps=0.2, ent_coef=0.01, vf_coef=0.5,
-        max_grad_norm=0.5, agent_kwargs={"activation": "tanh", "hidden_layer_sizes": (64, 64)},
-    )
+    algo = make_ppo(args.total_timesteps)
     keys = jax.random.split(jax.random.key(0), args.seeds)
     train = jax.jit(jax.vmap(algo.train))
 
