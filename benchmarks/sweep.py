@@ -34,7 +34,7 @@ def configs() -> list[dict]:
 
 
 def jaxrl_sweep_child(seeds: int, total_timesteps: int) -> dict:
-    from jaxrl.sweep import sweep
+    from jaxrl.sweeps import sweep
 
     result = sweep("ppo", "CartPole-v1", grid=GRID, seeds=seeds, config=PUREJAXRL, total_timesteps=total_timesteps,
                    out=None, progress=False)

@@ -39,6 +39,8 @@ _LAZY = {
     "TrainResult": ("jaxrl.training", "TrainResult"),
     "resume": ("jaxrl.training", "resume"),
     "load_policy": ("jaxrl.policy", "load_policy"),
+    "sweep": ("jaxrl.sweeps", "sweep"),
+    "PBT": ("jaxrl.pbt", "PBT"),
 }
 
 

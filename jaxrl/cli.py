@@ -235,7 +235,7 @@ def _split_values(text: str) -> list[str]:
 
 def _sweep(cmd: Sweep) -> int:
     from jaxrl.pbt import PBT
-    from jaxrl.sweep import format_ranking, sweep
+    from jaxrl.sweeps import format_ranking, sweep
 
     grid = {k: _split_values(v) for k, v in _pairs("--grid", cmd.grid, "KEY=V1,V2").items()}
     pbt = PBT(fraction=cmd.pbt_fraction, perturb=cmd.pbt_perturb, every=cmd.pbt_every) if cmd.pbt else None

@@ -6,7 +6,7 @@ members and no member's computation crosses devices. The population is padded (b
 last member) to a multiple of the device count; padded members are never reported or saved.
 
 Several hosts (`jax.distributed.initialize()`) each run their own slice of a sweep on their own
-local devices (see `jaxrl.sweep`), so no array ever spans processes.
+local devices (see `jaxrl.sweeps`), so no array ever spans processes.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import pytest
 
 from jaxrl.config import ConfigError
 from jaxrl.pbt import PBT, exploit_and_explore
-from jaxrl.sweep import sweep
+from jaxrl.sweeps import sweep
 from jaxrl.training import _copy_members
 
 BASE = {"num_envs": 4, "num_steps": 20, "num_minibatches": 2, "update_epochs": 2, "num_logs": 4,

@@ -63,7 +63,7 @@ def test_two_processes_split_a_sweep_and_merge_its_table(tmp_path):
         import sys, jax
         jax.distributed.initialize(coordinator_address="localhost:{port}", num_processes=2,
                                    process_id=int(sys.argv[1]) if len(sys.argv) > 1 else PROCESS)
-        from jaxrl.sweep import sweep
+        from jaxrl.sweeps import sweep
         r = sweep("ppo", "CartPole-v1", grid={{"learning_rate": [1e-3, 3e-3]}}, seeds=2, config={SETTINGS!r},
                   total_timesteps={STEPS}, out={str(tmp_path)!r}, name="hosts", progress=False)
         print("ROWS", len(r.rows), jax.process_index())

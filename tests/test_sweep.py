@@ -14,7 +14,7 @@ import jaxrl
 from jaxrl import sharding
 from jaxrl.cli import main
 from jaxrl.config import ConfigError
-from jaxrl.sweep import Range, expand, format_ranking, sweep
+from jaxrl.sweeps import Range, expand, format_ranking, sweep
 
 # Small PPO runs; num_steps=24 keeps these programs apart from other tests' cached ones.
 BASE = {"num_envs": 4, "num_steps": 24, "num_minibatches": 2, "update_epochs": 2, "num_logs": 2,
@@ -65,7 +65,8 @@ def test_bad_sweeps_fail_before_compiling(kwargs, message, tmp_path):
 @pytest.fixture(scope="module")
 def grid_sweep(tmp_path_factory):
     out = tmp_path_factory.mktemp("sweeps")
-    return sweep("ppo", "CartPole-v1", grid={"learning_rate": [1e-3, 3e-3], "num_envs": [4, 8]}, seeds=[0, 1],
+    # jaxrl.sweep (the function) stays reachable after `import jaxrl.sweeps` (the module) above.
+    return jaxrl.sweep("ppo", "CartPole-v1", grid={"learning_rate": [1e-3, 3e-3], "num_envs": [4, 8]}, seeds=[0, 1],
                  config=BASE, total_timesteps=STEPS, out=out, name="grid", progress=False)
 
 
