@@ -63,8 +63,8 @@ class Sweep:
     sweep.png (best learning curves) and groups/group-NN/ run directories; prints the ranking.
     """
 
-    algo: tyro.conf.Positional[AlgoName]
-    """Algorithm."""
+    algo: tyro.conf.Positional[AlgoName | None] = None
+    """Algorithm (not with --resume)."""
     env: str = "CartPole-v1"
     """Environment (as for train)."""
     grid: Annotated[list[str], tyro.conf.arg(metavar="KEY=V1,V2")] = dataclasses.field(default_factory=list)
@@ -97,6 +97,8 @@ class Sweep:
     """PBT: exploit/explore every this many logged points."""
     progress: bool = True
     """Show a progress bar per group."""
+    resume: str | None = None
+    """Continue the sweep in this sweep directory (its sweep.json decides the rest)."""
 
 
 @dataclasses.dataclass
@@ -144,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         args=argv,
     )
     from jaxrl.interrupt import TrainingInterrupted
+    from jaxrl.rundir import RunInUseError
 
     # Warnings (e.g. a skipped corrupt checkpoint) as one line each, without source locations.
     warnings.formatwarning = lambda message, category, *args, **kwargs: f"jaxrl: warning: {message}\n"
@@ -165,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         # User mistakes (bad names, values, paths) are reported in one paragraph, no traceback.
         print(f"jaxrl: error: {exc}", file=sys.stderr)
         return 2
+    except RunInUseError as exc:
+        print(f"jaxrl: error: {exc}", file=sys.stderr)
+        return 1
     except FloatingPointError as exc:  # the non-finite guard stopped training
         print(f"jaxrl: {exc}", file=sys.stderr)
         return 1
@@ -235,8 +241,16 @@ def _split_values(text: str) -> list[str]:
 
 def _sweep(cmd: Sweep) -> int:
     from jaxrl.pbt import PBT
-    from jaxrl.sweeps import format_ranking, sweep
+    from jaxrl.sweeps import sweep
 
+    if cmd.resume is not None:
+        if cmd.algo is not None:
+            raise ValueError(f"--resume continues {cmd.resume} with the settings in its sweep.json; drop ALGO.")
+        from jaxrl.sweeps import resume_sweep
+
+        return _report_sweep(resume_sweep(cmd.resume, progress=cmd.progress))
+    if cmd.algo is None:
+        raise ValueError("sweep needs an algorithm (e.g. jaxrl sweep ppo) or --resume SWEEP_DIR.")
     grid = {k: _split_values(v) for k, v in _pairs("--grid", cmd.grid, "KEY=V1,V2").items()}
     pbt = PBT(fraction=cmd.pbt_fraction, perturb=cmd.pbt_perturb, every=cmd.pbt_every) if cmd.pbt else None
     result = sweep(cmd.algo, cmd.env, grid=grid, random=cmd.random,
@@ -244,6 +258,12 @@ def _sweep(cmd: Sweep) -> int:
                    config=_pairs("--set", cmd.set), total_timesteps=cmd.total_timesteps, out=cmd.out,
                    name=cmd.name, max_members=cmd.max_members, sample_seed=cmd.sample_seed, pbt=pbt,
                    progress=cmd.progress)
+    return _report_sweep(result)
+
+
+def _report_sweep(result) -> int:
+    from jaxrl.sweeps import format_ranking
+
     s = result.summary
     print(f"{s['algo']} on {s['env']}: {s['num_members']} members ({s['num_configs']} configurations x seeds) in "
           f"{s['num_groups']} static group(s), {s['num_compiles']} compile(s); "

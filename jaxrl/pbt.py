@@ -56,8 +56,10 @@ class PBT:
     def make_hook(self, population: ResolvedConfig, sweep_dir: Path | None, swept: list[str], member_ids: list[int]):
         """The `between_chunks` hook of the host loop that evolves `population`'s `swept` settings
         (`member_ids`: the sweep's numbers for the population's members, used in lineage.csv)."""
-        return _Hook(self, list(swept), population, None if sweep_dir is None else sweep_dir / "lineage.csv",
-                     member_ids)
+        import jax
+
+        name = "lineage.csv" if jax.process_count() == 1 else f"lineage-process-{jax.process_index()}.csv"
+        return _Hook(self, list(swept), population, None if sweep_dir is None else sweep_dir / name, member_ids)
 
 
 class _Hook:
@@ -65,15 +67,18 @@ class _Hook:
                  member_ids: list[int]):
         self.pbt, self.swept, self.population, self.lineage = pbt, swept, population, lineage
         self.ids = member_ids
-        self.evaluations = 0
         self.events: list[dict[str, Any]] = []
+        self.started = False
 
-    def __call__(self, *, step: int, member_hparams: list[dict[str, Any]], eval_returns: np.ndarray | None):
-        if eval_returns is None:
+    def __call__(self, *, chunk: int, step: int, member_hparams: list[dict[str, Any]],
+                 eval_returns: np.ndarray | None):
+        # Stateless in the chunk index, so a resumed run acts at the same points as an uninterrupted one.
+        evaluations = (chunk + 1) // self.population.run.eval_every
+        if eval_returns is None or evaluations % self.pbt.every:
             return None, member_hparams
-        self.evaluations += 1
-        if self.evaluations % self.pbt.every:
-            return None, member_hparams
+        if not self.started:
+            self.started = True
+            self._forget_from(step)
         sources, new = exploit_and_explore(
             eval_returns.mean(axis=1), member_hparams, self.swept, self.pbt.fraction, self.pbt.perturb,
             np.random.default_rng([self.pbt.seed, step]), self._valid,
@@ -91,6 +96,21 @@ class _Hook:
                     writer.writeheader()
                 writer.writerows(rows)
         return sources, new
+
+    def _forget_from(self, step: int) -> None:
+        """Drop this population's lineage rows at or after `step`: a resumed run logged them after
+        its last checkpoint and is about to redo those events."""
+        if self.lineage is None or not self.lineage.exists():
+            return
+        with open(self.lineage, newline="") as f:
+            rows = list(csv.DictReader(f))
+        ids = {str(i) for i in self.ids}
+        kept = [r for r in rows if not (r["member"] in ids and int(r["step"]) >= step)]
+        if len(kept) != len(rows):
+            with open(self.lineage, "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+                writer.writeheader()
+                writer.writerows(kept)
 
     def _valid(self, values: dict[str, Any]) -> bool:
         try:

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as _dt
 import json
@@ -33,6 +34,35 @@ def create_run_dir(out: str | os.PathLike, name: str) -> Path:
         )
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+class RunInUseError(RuntimeError):
+    """Another process is training (or resuming) the same run directory."""
+
+
+@contextlib.contextmanager
+def exclusive(path: Path | None):
+    """Hold `path/.lock` (an OS file lock, released even if the process is killed) while training,
+    so two processes never write the same run directory; raises RunInUseError when it is taken."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        fcntl = None
+    if path is None or fcntl is None:
+        yield
+        return
+    with open(path / ".lock", "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise RunInUseError(
+                f"Run directory {str(path)!r} is in use by another jaxrl process (training or resuming it); "
+                "wait for it to finish or stop it (Ctrl-C saves a checkpoint) before resuming."
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def default_run_name(algo: str, env: str) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -163,6 +164,7 @@ def sweep(
     pbt: Any = None,
     progress: bool = True,
     top: int = 5,
+    resume: str | Path | None = None,
 ) -> SweepResult:
     """Train every (configuration, seed) member; one compiled program per static group.
 
@@ -171,7 +173,9 @@ def sweep(
     the grid. `config` holds settings shared by every member. `max_members` caps the members per
     compiled program (default: as many as fit in device memory). `pbt` (a `jaxrl.pbt.PBT`) turns on
     population-based training over the traced swept settings. With several processes
-    (`jax.distributed.initialize()`), each runs every process_count-th member. Returns a `SweepResult`.
+    (`jax.distributed.initialize()`), each runs every process_count-th member. `resume=SWEEP_DIR`
+    continues a stopped sweep with the settings in its sweep.json (see `resume_sweep`). Returns a
+    `SweepResult`.
     """
     import jax
 
@@ -190,7 +194,9 @@ def sweep(
 
     process, num_processes = jax.process_index(), jax.process_count()
     sweep_path = None
-    if out is not None:
+    if resume is not None:
+        sweep_path = Path(resume)
+    elif out is not None:
         sweep_path = _sweep_dir(out, name or rundir.default_run_name(f"sweep-{groups[0].algo}", env_name),
                                 process)
         if process == 0:
@@ -210,7 +216,11 @@ def sweep(
         mine = list(range(process, len(group.seeds), num_processes))
         if not mine:
             continue
-        if max_members:
+        suffix = f"-process-{process}" if num_processes > 1 else ""
+        started = _started_parts(sweep_path, g, suffix) if resume is not None else None
+        if started:  # resuming: keep the split the sweep started with
+            cap = len(json.loads((started / "config.json").read_text())["seeds"])
+        elif max_members:
             cap = max_members
         else:
             cap, compiled, seconds = training.population_capacity(group, env_obj, env_params, len(mine))
@@ -218,14 +228,20 @@ def sweep(
         parts = [mine[i : i + cap] for i in range(0, len(mine), cap)]
         for p, indices in enumerate(parts):
             part = _subset(group, indices)
-            label = f"group-{g:02d}" + (f"-part-{p}" if len(parts) > 1 else "") + (
-                f"-process-{process}" if num_processes > 1 else "")
-            run_dir = None if sweep_path is None else rundir.create_run_dir(sweep_path / "groups", label)
+            label = f"group-{g:02d}" + (f"-part-{p}" if len(parts) > 1 else "") + suffix
             part_members = [members_by_group[g][i] for i in indices]
             hook = None if pbt is None else pbt.make_hook(part, sweep_path, [*(grid or {}), *ranges],
                                                           [m.index for m in part_members])
-            result = training.train_population(part, env_obj, env_params, run_dir, progress=progress,
-                                               min_size=len(parts[0]), between_chunks=hook)
+            existing = None if resume is None else sweep_path / "groups" / label
+            if existing is not None and (existing / "summary.json").exists():
+                result = training.load_finished(existing)
+            elif existing is not None and (existing / "config.json").exists():
+                result = training._resume(existing, progress=progress, loggers=None, between_chunks=hook,
+                                          min_size=len(parts[0]))
+            else:
+                run_dir = None if sweep_path is None else rundir.create_run_dir(sweep_path / "groups", label)
+                result = training.train_population(part, env_obj, env_params, run_dir, progress=progress,
+                                                   min_size=len(parts[0]), between_chunks=hook)
             runs.append(result)
             parts_members.append(part_members)
             num_compiles += result.summary["num_compiles"]
@@ -251,6 +267,24 @@ def sweep(
         plot_best(runs, parts_members, ranking[:top], sweep_path / "sweep.png",
                   f"{summary['algo']} on {env_name}: best {min(top, len(ranking))} configurations")
     return SweepResult(member_rows, ranking, summary, sweep_path, runs)
+
+
+def resume_sweep(sweep_dir: str | Path, *, progress: bool = True) -> SweepResult:
+    """Continue the sweep in `sweep_dir` with the settings in its sweep.json: finished groups are
+    read back, interrupted ones resume from their last checkpoint (as `jaxrl.resume`), and groups
+    that never started are trained; then sweep.csv, summary.json and sweep.png are (re)written."""
+    path = Path(sweep_dir)
+    try:
+        spec = json.loads((path / "sweep.json").read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{str(path)!r} is not a jaxrl sweep directory (no sweep.json in it).") from None
+    from jaxrl.pbt import PBT
+
+    return sweep(spec["algo"], spec["env"], grid=spec["grid"], random=spec["random"],
+                 ranges={k: Range(**v) for k, v in spec["ranges"].items()}, seeds=spec["seeds"],
+                 config=spec["config"], total_timesteps=spec["total_timesteps"], max_members=spec["max_members"],
+                 sample_seed=spec["sample_seed"], pbt=PBT(**spec["pbt"]) if spec["pbt"] else None,
+                 progress=progress, resume=path)
 
 
 def rank(rows: list[dict[str, Any]], keys: list[str]) -> list[dict[str, Any]]:
@@ -330,6 +364,14 @@ def _as_range(key: str, value: Any) -> Range:
     raise ConfigError(f"ranges[{key!r}] must be (low, high), (low, high, 'log') or 'LO:HI[:log]', got {value!r}.")
 
 
+def _started_parts(sweep_path: Path, group: int, suffix: str) -> Path | None:
+    """The first run directory of group `group` (whole or part 0) a resumed sweep finds, if any."""
+    for label in (f"group-{group:02d}{suffix}", f"group-{group:02d}-part-0{suffix}"):
+        if (sweep_path / "groups" / label / "config.json").exists():
+            return sweep_path / "groups" / label
+    return None
+
+
 def _sweep_dir(out: str | Path, name: str, process: int) -> Path:
     path = Path(out) / name
     if process == 0:
@@ -392,7 +434,6 @@ def _gather_processes(sweep_path: Path | None, rows: list[dict[str, Any]], num_c
                       timeout_s: float = 24 * 3600.0):
     """Multi-process sweeps: every process writes its members' rows to the (shared) sweep directory;
     process 0 waits for all of them and returns the union, the others return their own rows."""
-    import json
 
     import jax
 

@@ -12,6 +12,7 @@ import concurrent.futures
 import dataclasses
 import functools
 import hashlib
+import json
 import math
 import time
 import warnings
@@ -180,6 +181,15 @@ def train_population(resolved: ResolvedConfig, env_obj, env_params, run_path: Pa
                 between_chunks=between_chunks, min_size=min_size)
 
 
+def load_finished(run_dir: str | Path) -> TrainResult:
+    """The TrainResult of a finished run from its directory (state None: restore it with
+    `jaxrl.policy.restore_policy`)."""
+    run_path = Path(run_dir)
+    summary = json.loads((run_path / "summary.json").read_text())
+    metrics = rundir.read_metrics(run_path / "metrics.csv") if (run_path / "metrics.csv").exists() else []
+    return TrainResult(config_from_dict(rundir.read_config(run_path)), summary, metrics, None, run_path)
+
+
 def population_capacity(resolved: ResolvedConfig, env_obj, env_params, num_members: int) -> tuple[int, int, float]:
     """How many members of `resolved`'s static group one program can hold in device memory, at most
     `num_members`. Compiles the program for `num_members` (kept for the run) and reads its memory
@@ -229,7 +239,8 @@ def resume(run_dir: str | Path, *, progress: bool = True, loggers: Sequence[Any]
     return _resume(run_dir, progress=progress, loggers=loggers)
 
 
-def _resume(run_dir: str | Path, *, progress: bool, loggers: Sequence[Any] | None) -> TrainResult:
+def _resume(run_dir: str | Path, *, progress: bool, loggers: Sequence[Any] | None, between_chunks=None,
+            min_size: int = 1) -> TrainResult:
     wall_start = time.perf_counter()
     run_path = Path(run_dir)
     saved = rundir.read_config(run_path)
@@ -243,16 +254,24 @@ def _resume(run_dir: str | Path, *, progress: bool, loggers: Sequence[Any] | Non
             f"{run_path} was trained with jax {saved['versions']['jax']}, resuming with {jax.__version__}: "
             "the result may differ from an uninterrupted run.", stacklevel=3,
         )
-    return _run(resolved, env_obj, env_params, run_path, loggers, progress, wall_start, resuming=True)
+    return _run(resolved, env_obj, env_params, run_path, loggers, progress, wall_start, resuming=True,
+                between_chunks=between_chunks, min_size=min_size)
 
 
 def _run(resolved: ResolvedConfig, env_obj, env_params, run_path: Path | None, logger_spec: Sequence[Any],
          progress: bool, wall_start: float, resuming: bool, between_chunks=None, min_size: int = 1) -> TrainResult:
-    """The host loop. `between_chunks(step=, member_hparams=, eval_returns=)`, when given, runs after
+    """The host loop. `between_chunks(chunk=, step=, member_hparams=, eval_returns=)`, when given, runs after
     every chunk but the last (population-based training exploits and explores there) and returns
     `(sources, member_hparams)`: None, or for each member the member whose state it continues from
     (see `_copy_members`), and every member's traced settings from now on (a list of dicts)."""
     enable_compilation_cache()
+    with rundir.exclusive(run_path):
+        return _host_loop(resolved, env_obj, env_params, run_path, logger_spec, progress, wall_start, resuming,
+                          between_chunks, min_size)
+
+
+def _host_loop(resolved: ResolvedConfig, env_obj, env_params, run_path: Path | None, logger_spec: Sequence[Any],
+               progress: bool, wall_start: float, resuming: bool, between_chunks, min_size: int) -> TrainResult:
     ckpt_dir = run_path / "checkpoints" if run_path is not None else None
     num_members = len(resolved.seeds)
     size = sharding.padded_size(max(num_members, min_size))
@@ -343,7 +362,7 @@ def _run(resolved: ResolvedConfig, env_obj, env_params, run_path: Path | None, l
                 done.metrics_rows += len(new_rows)
                 if between_chunks is not None and not last_chunk:
                     sources, new_hparams = between_chunks(
-                        step=step, member_hparams=done.hparams,
+                        chunk=index, step=step, member_hparams=done.hparams,
                         eval_returns=done.last_eval[:num_members] if evaluate_now else None,
                     )
                     if sources is not None:

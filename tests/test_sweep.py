@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import shutil
 
 import jax
 import numpy as np
@@ -155,3 +156,35 @@ def test_cli_sweep_bad_range_is_one_line(tmp_path, capsys):
     code = main(["sweep", "ppo", "--random", "2", "--range", "learning_rate=1e-4..1e-2", "--out", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("jaxrl: error: --range learning_rate") and "Traceback" not in err
+
+
+def test_resumed_sweep_reproduces_the_uninterrupted_one(tmp_path):
+    config = {**BASE, "num_steps": 12, "num_logs": 4, "checkpoint_every": 2}
+    steps = 4 * 12 * 8
+    first = sweep("ppo", "CartPole-v1", grid={"learning_rate": [1e-3, 3e-3], "num_envs": [4, 8]}, seeds=1,
+                  config=config, total_timesteps=steps, out=tmp_path, name="s", progress=False)
+    path = tmp_path / "s"
+    # Interrupt: group-00 lost its final checkpoint and summary (it resumes from its mid-run
+    # checkpoint); group-01 never started; the sweep's own outputs were never written.
+    group = path / "groups" / "group-00"
+    final = max(int(p.name) for p in (group / "checkpoints").iterdir())
+    shutil.rmtree(group / "checkpoints" / str(final))
+    (group / "summary.json").unlink()
+    shutil.rmtree(path / "groups" / "group-01")
+    for name in ("sweep.csv", "summary.json", "sweep.png"):
+        (path / name).unlink()
+    code = main(["sweep", "--resume", str(path), "--no-progress"])
+    assert code == 0
+    with open(path / "sweep.csv") as f:
+        resumed = {r["member"]: r["params_sha256"] for r in csv.DictReader(f)}
+    assert resumed == {str(r["member"]): r["params_sha256"] for r in first.rows}
+    assert json.loads((group / "summary.json").read_text())["resumed_from_step"] == final // 2
+
+
+def test_a_run_directory_in_use_cannot_be_resumed_twice(tmp_path):
+    from jaxrl import rundir
+
+    jaxrl.train("ppo", "CartPole-v1", total_timesteps=STEPS, config=BASE, out=tmp_path, name="r", progress=False)
+    with rundir.exclusive(tmp_path / "r"), pytest.raises(rundir.RunInUseError, match="in use by another"):
+        # flock is per open file description: a second open in this process conflicts like another process would.
+        jaxrl.resume(tmp_path / "r", progress=False)
