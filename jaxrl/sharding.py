@@ -4,6 +4,8 @@ A population (seeds x hyperparameters) is one vmapped program; with several loca
 member axis is split over a 1-D `Mesh` with `NamedSharding`, so each device runs its share of the
 members and no member's computation crosses devices. The population is padded (by repeating its
 last member) to a multiple of the device count; padded members are never reported or saved.
+A single run (one member) whose `num_envs` divides evenly instead splits its env batch over the
+devices, with the rest of its state replicated (XLA adds the cross-device reductions).
 
 Several hosts (`jax.distributed.initialize()`) each run their own slice of a sweep on their own
 local devices (see `jaxrl.sweeps`), so no array ever spans processes.
@@ -19,6 +21,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 MEMBER_AXIS = "members"
+ENV_AXIS = "envs"
 
 
 def num_devices() -> int:
@@ -66,11 +69,32 @@ def place(tree: Any) -> Any:
     return tree if sharding is None else jax.device_put(tree, sharding)
 
 
-def with_sharding(shapes: Any, sharding: NamedSharding | None) -> Any:
-    """ShapeDtypeStructs carrying `sharding` (for ahead-of-time lowering)."""
+def with_sharding(shapes: Any, sharding: Any) -> Any:
+    """ShapeDtypeStructs carrying `sharding` (one for all, or a matching tree; for AOT lowering)."""
     if sharding is None:
         return shapes
-    return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding), shapes)
+    if isinstance(sharding, NamedSharding):
+        return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding), shapes)
+    return jax.tree.map(lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh), shapes, sharding)
+
+
+def divides_envs(num_envs: int | None) -> bool:
+    """Whether a single run's env batch can be split evenly over several local devices."""
+    return num_devices() > 1 and bool(num_envs) and num_envs % num_devices() == 0
+
+
+def env_axis_sharding(state_shape: Any, num_envs: int) -> Any:
+    """For ONE run on several devices: a sharding per leaf of the (member-batched) agent state that
+    splits the env batch (axis 1 of the leaves under `state.env`: observations, env states, episode
+    statistics) over the devices and replicates everything else (parameters, optimiser, buffers)."""
+    mesh = Mesh(np.asarray(jax.local_devices()), (ENV_AXIS,))
+    split, whole = NamedSharding(mesh, PartitionSpec(None, ENV_AXIS)), NamedSharding(mesh, PartitionSpec())
+
+    def choose(path, leaf):
+        in_env = bool(path) and getattr(path[0], "name", None) == "env"
+        return split if in_env and leaf.ndim >= 2 and leaf.shape[1] == num_envs else whole
+
+    return jax.tree_util.tree_map_with_path(choose, state_shape)
 
 
 def pad_members(tree: Any, size: int) -> Any:

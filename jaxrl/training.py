@@ -86,6 +86,7 @@ class _Program:
     state_shape: Any  # the member-batched state as ShapeDtypeStructs (padded to the population size)
     float_leaves: list[str]  # tree paths of the state's float leaves, in the order of the finite flags
     bytes_per_device: int | None  # the chunk program's memory need per device (XLA's analysis)
+    state_sharding: Any  # where the state lives on several devices (None on one)
 
 
 _PROGRAMS: dict[tuple, _Program] = {}
@@ -274,8 +275,10 @@ def _host_loop(resolved: ResolvedConfig, env_obj, env_params, run_path: Path | N
                progress: bool, wall_start: float, resuming: bool, between_chunks, min_size: int) -> TrainResult:
     ckpt_dir = run_path / "checkpoints" if run_path is not None else None
     num_members = len(resolved.seeds)
-    size = sharding.padded_size(max(num_members, min_size))
-    keys, hparams = sharding.place(member_inputs(resolved, size))
+    split_envs = _splits_envs(resolved, max(num_members, min_size))
+    size = num_members if split_envs else sharding.padded_size(max(num_members, min_size))
+    inputs = member_inputs(resolved, size)
+    keys, hparams = jax.device_put(inputs, sharding.replicated()) if split_envs else sharding.place(inputs)
     eval_key = jax.random.key(resolved.run.eval_seed)
     num_updates = resolved.config.num_updates
     program, num_compiles = _get_program(resolved, env_obj, env_params, keys, hparams, eval_key)
@@ -300,10 +303,11 @@ def _host_loop(resolved: ResolvedConfig, env_obj, env_params, run_path: Path | N
                 raise checkpoint.CheckpointError(
                     f"Checkpoint step {restored.step} in {ckpt_dir} does not follow this run's chunk schedule."
                 )
-            state, resumed_from = sharding.place(sharding.pad_members(restored.state, size)), restored.step
+            state = jax.device_put(sharding.pad_members(restored.state, size), program.state_sharding)
+            resumed_from = restored.step
             if done.hparams is None:  # a checkpoint from before hparams were saved in it
                 done.hparams = [hparams_dict(h) for h in resolved.members]
-            hparams = _hparams_from_dicts(done.hparams, resolved, size)
+            hparams = _hparams_from_dicts(done.hparams, resolved, size, split_envs)
             checkpoint.set_aside_after(ckpt_dir, restored.step)
         rows = rundir.truncate_metrics(run_path / "metrics.csv", done.metrics_rows)
     if state is None:
@@ -368,7 +372,7 @@ def _host_loop(resolved: ResolvedConfig, env_obj, env_params, run_path: Path | N
                     if sources is not None:
                         state = _copy_members(state, sources, step, size)
                         done.hparams = new_hparams
-                        hparams = _hparams_from_dicts(done.hparams, resolved, size)
+                        hparams = _hparams_from_dicts(done.hparams, resolved, size, split_envs)
                 every = resolved.run.checkpoint_every
                 if last_chunk or stop.requested or (every > 0 and (index + 1) % every == 0):
                     save(step)
@@ -457,9 +461,10 @@ def _get_program(resolved: ResolvedConfig, env, env_params, keys, hparams, eval_
 
     Returns `(program, num_compiles)`: 1 when the training program was compiled by this call.
     """
+    split_envs = _splits_envs(resolved, int(keys.shape[0]))
     cache_key = (
         resolved.algo, resolved.env, tuple(sorted(resolved.env_kwargs.items())), resolved.config,
-        resolved.run.eval_episodes, int(keys.shape[0]), jax.default_backend(), sharding.num_devices(),
+        resolved.run.eval_episodes, int(keys.shape[0]), jax.default_backend(), sharding.num_devices(), split_envs,
     )
     if cache_key in _PROGRAMS:
         return _PROGRAMS[cache_key], 0
@@ -467,15 +472,23 @@ def _get_program(resolved: ResolvedConfig, env, env_params, keys, hparams, eval_
     fns = build_agent(resolved, env, env_params)
     evaluate = make_evaluate(env, env_params, fns.act, resolved.run.eval_episodes)
 
-    members = sharding.member_sharding()
-    split = {} if members is None else {"out_shardings": members}
-    init = jax.jit(_init_members(fns.init, int(keys.shape[0])), **split)
-    chunk = jax.jit(jax.vmap(_with_finite_flags(make_chunk(fns.update)), in_axes=(0, 0, None)),
-                    donate_argnums=(0,), **split)
-    evaluate_all = jax.jit(jax.vmap(lambda s, k: evaluate(fns.policy(s), k), in_axes=(0, None)), **split)
-
+    init_fn = _init_members(fns.init, int(keys.shape[0]))
+    chunk_fn = jax.vmap(_with_finite_flags(make_chunk(fns.update)), in_axes=(0, 0, None))
+    evaluate_fn = jax.vmap(lambda s, k: evaluate(fns.policy(s), k), in_axes=(0, None))
     t0 = time.perf_counter()
-    state_shape = sharding.with_sharding(jax.eval_shape(init, keys, hparams), members)
+    state_shape = jax.eval_shape(init_fn, keys, hparams)
+    # Several devices: split the population over them, or a single run's env batch (its other
+    # state replicated; XLA inserts the gradient all-reduce).
+    if split_envs:
+        state_sharding = sharding.env_axis_sharding(state_shape, resolved.config.num_envs)
+        small = sharding.replicated()
+    else:
+        state_sharding = small = sharding.member_sharding()
+    init = jax.jit(init_fn, **({} if state_sharding is None else {"out_shardings": state_sharding}))
+    chunk = jax.jit(chunk_fn, donate_argnums=(0,),
+                    **({} if small is None else {"out_shardings": (state_sharding, small, small)}))
+    evaluate_all = jax.jit(evaluate_fn, **({} if small is None else {"out_shardings": small}))
+    state_shape = sharding.with_sharding(state_shape, state_sharding)
     # XLA compiles in C++ without the GIL: each program starts compiling as soon as it is traced,
     # the long chunk first, so tracing and compiling the others overlap it.
     with concurrent.futures.ThreadPoolExecutor(3) as pool:
@@ -487,7 +500,8 @@ def _get_program(resolved: ResolvedConfig, env, env_params, keys, hparams, eval_
         compiled = [f.result() for f in (init_future, chunk_future, eval_future)]
     program = _Program(*compiled, policy=fns.policy, steps_per_update=fns.steps_per_update,
                        compile_s=time.perf_counter() - t0, state_shape=state_shape,
-                       float_leaves=_float_leaf_names(state_shape), bytes_per_device=_memory_need(compiled[1]))
+                       float_leaves=_float_leaf_names(state_shape), bytes_per_device=_memory_need(compiled[1]),
+                       state_sharding=state_sharding)
     _PROGRAMS[cache_key] = program
     return program, 1
 
@@ -531,11 +545,17 @@ def _memory_need(compiled) -> int | None:
         return None
 
 
-def _hparams_from_dicts(member_hparams: list[dict[str, Any]], resolved: ResolvedConfig, size: int) -> Any:
+def _hparams_from_dicts(member_hparams: list[dict[str, Any]], resolved: ResolvedConfig, size: int,
+                        split_envs: bool = False) -> Any:
     """Device arrays `[size]` of the members' traced settings given as dicts (padded, placed)."""
     members = [dataclasses.replace(resolved.hparams, **values) for values in member_hparams]
     members += members[-1:] * (size - len(members))
-    return sharding.place(_stack(members))
+    return jax.device_put(_stack(members), sharding.replicated()) if split_envs else sharding.place(_stack(members))
+
+
+def _splits_envs(resolved: ResolvedConfig, num_members: int) -> bool:
+    """One run on several devices splits its env batch over them (rather than padding the population)."""
+    return num_members == 1 and sharding.divides_envs(getattr(resolved.config, "num_envs", None))
 
 
 def _init_members(init, num_members: int):

@@ -80,3 +80,25 @@ def test_two_processes_split_a_sweep_and_merge_its_table(tmp_path):
     for process in (0, 1):  # each process's run directory (checkpoints included) is usable alone
         result = evaluate_run(sweep_dir / "groups" / f"group-00-process-{process}", episodes=2)
         assert len(result["seeds"]) == 2
+
+
+def test_one_run_on_four_devices_splits_its_env_batch(tmp_path):
+    """A single seed on 4 devices shards its 8 envs 2 per device (parameters replicated) and learns
+    what it learns on one device, up to float rounding of the cross-device reductions."""
+    code = f"""
+        import json, jax, numpy as np, jaxrl
+        r = jaxrl.train("ppo", "CartPole-v1", seeds=[3], total_timesteps={STEPS * 2},
+                        config={{**{SETTINGS!r}, "num_envs": 8}}, out={str(tmp_path)!r}, name="one", progress=False)
+        obs = r.state.env.obs
+        assert len(obs.sharding.device_set) == 4 and obs.addressable_shards[0].data.shape == (1, 2, 4), obs.sharding
+        assert r.state.policy.params is not None
+        print("RESULT" + json.dumps(r.summary))
+    """
+    out = _finish(_python(code, {"XLA_FLAGS": "--xla_force_host_platform_device_count=4"}, tmp_path))
+    summary = json.loads(out.split("RESULT")[-1])
+    assert summary["num_devices"] == 4
+    restored = jaxrl.policy.restore_policy(tmp_path / "one")
+    alone = jaxrl.train("ppo", "CartPole-v1", seeds=[3], total_timesteps=STEPS * 2,
+                        config={**SETTINGS, "num_envs": 8}, out=None, progress=False)
+    for x, y in zip(jax.tree.leaves(restored.policy), jax.tree.leaves(alone.state.policy)):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-4, atol=1e-5)
