@@ -135,6 +135,35 @@ class CheckEnv:
     """Environment name or package.module:Class."""
 
 
+LIST_FLAGS = ("--set", "--grid", "--range", "--log")
+
+
+def _merge_repeated(argv: list[str]) -> list[str]:
+    """`--set a=1 --set b=2` -> `--set a=1 b=2` (argparse would keep only the last occurrence)."""
+    values: dict[str, list[str]] = {}
+    out: list[str] = []
+    current = None
+    for token in argv:
+        if token in LIST_FLAGS:
+            current = token
+            if token not in values:
+                values[token] = []
+                out.append(token)
+            continue
+        if token.startswith("-"):
+            current = None
+        if current is not None:
+            values[current].append(token)
+        else:
+            out.append(token)
+    merged: list[str] = []
+    for token in out:
+        merged.append(token)
+        if token in values:
+            merged += values[token]
+    return merged
+
+
 def main(argv: list[str] | None = None) -> int:
     # `--env package.module:Class` imports from the current directory, as `python -m` would.
     if os.getcwd() not in sys.path and "" not in sys.path:
@@ -143,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         {"train": Train, "sweep": Sweep, "eval": Eval, "envs": Envs, "check-env": CheckEnv},
         prog="jaxrl",
         description="jaxrl: JAX-native reinforcement learning. Whole training runs compile to one program.",
-        args=argv,
+        args=_merge_repeated(sys.argv[1:] if argv is None else argv),
     )
     from jaxrl.interrupt import TrainingInterrupted
     from jaxrl.rundir import RunInUseError

@@ -483,7 +483,7 @@ def _get_program(resolved: ResolvedConfig, env, env_params, keys, hparams, eval_
         state_sharding = sharding.env_axis_sharding(state_shape, resolved.config.num_envs)
         small = sharding.replicated()
     else:
-        state_sharding = small = sharding.member_sharding()
+        state_sharding = small = sharding.member_sharding(int(keys.shape[0]))
     init = jax.jit(init_fn, **({} if state_sharding is None else {"out_shardings": state_sharding}))
     chunk = jax.jit(chunk_fn, donate_argnums=(0,),
                     **({} if small is None else {"out_shardings": (state_sharding, small, small)}))
@@ -515,11 +515,11 @@ def _copy_members(state: Any, sources: Sequence[int], step: int, size: int) -> A
     sources = list(sources) + list(range(len(sources), size))  # padding members keep their own
     index = jnp.asarray(sources, jnp.int32)
     copied = index != jnp.arange(size)
-    return _copy_program()(state, index, copied, jnp.int32(step))
+    return _copy_program(size)(state, index, copied, jnp.int32(step))
 
 
 @functools.cache
-def _copy_program():
+def _copy_program(size: int):
     def copy(state, index, copied, step):
         def take(x):
             x = x[index]
@@ -531,7 +531,7 @@ def _copy_program():
 
         return jax.tree.map(take, state)
 
-    members = sharding.member_sharding()
+    members = sharding.member_sharding(size)
     return jax.jit(copy, **({} if members is None else {"out_shardings": members}))
 
 

@@ -20,7 +20,7 @@ def _jaxrl(*args, cwd=None):
 def test_train_writes_complete_run_directory(tmp_path):
     proc = _jaxrl(
         "train", "ppo", "--env", "CartPole-v1", "--seeds", "2", "--total-timesteps", "2048",
-        "--set", "num_envs=8", "num_steps=16", "num_logs=4", "eval_episodes=16",
+        "--set", "num_envs=8", "num_steps=16", "--set", "num_logs=4", "eval_episodes=16",  # repeated --set: all kept
         "--out", str(tmp_path), "--name", "run", "--no-progress",
     )
     assert proc.returncode == 0, proc.stderr
@@ -30,6 +30,7 @@ def test_train_writes_complete_run_directory(tmp_path):
 
     config = json.loads((run / "config.json").read_text())
     assert config["config"]["num_envs"] == 8 and config["seeds"] == [0, 1]
+    assert config["run"]["num_logs"] == 4 and config["run"]["eval_episodes"] == 16
     assert config["versions"]["jax"] and "git_commit" in config
 
     summary = json.loads((run / "summary.json").read_text())
