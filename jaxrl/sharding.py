@@ -22,6 +22,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 MEMBER_AXIS = "members"
 ENV_AXIS = "envs"
+SPLIT_ENVS_ON_CPU = False  # tests set it, to exercise env splitting on virtual CPU devices
 
 
 def num_devices() -> int:
@@ -87,7 +88,7 @@ def divides_envs(num_envs: int | None) -> bool:
     """Whether a single run's env batch is split evenly over several local accelerators. Not on
     CPU: there the cross-device reductions of every minibatch cost more than they save (PPO,
     CartPole, 2 cores: 77k vs 113k steps/s), so one run uses one CPU device."""
-    return (num_devices() > 1 and jax.default_backend() != "cpu" and bool(num_envs)
+    return (num_devices() > 1 and (jax.default_backend() != "cpu" or SPLIT_ENVS_ON_CPU) and bool(num_envs)
             and num_envs % num_devices() == 0)
 
 

@@ -131,13 +131,14 @@ def test_max_members_splits_a_group_into_equal_parts_one_compile(tmp_path):
 
 
 def test_population_larger_than_memory_is_split_automatically(tmp_path, monkeypatch):
-    monkeypatch.setattr(sharding, "memory_budget", lambda: 1)  # nothing fits: one member per program
-    with pytest.warns(UserWarning, match="training them 1 at a time"):
-        result = sweep("ppo", "CartPole-v1", grid={"learning_rate": [1e-3, 2e-3]}, seeds=1,
-                       config={**BASE, "num_steps": 28}, total_timesteps=4 * 28 * 2, out=tmp_path, name="mem",
-                       progress=False)
+    monkeypatch.setattr(sharding, "memory_budget", lambda: 1)  # nothing fits: one member per device
+    devices = sharding.num_devices()
+    with pytest.warns(UserWarning, match=f"training them {devices} at a time"):
+        result = sweep("ppo", "CartPole-v1", grid={"learning_rate": [1e-3 * (i + 1) for i in range(2 * devices)]},
+                       seeds=1, config={**BASE, "num_steps": 28}, total_timesteps=4 * 28 * 2, out=tmp_path,
+                       name="mem", progress=False)
     assert sorted(p.name for p in (tmp_path / "mem" / "groups").iterdir()) == ["group-00-part-0", "group-00-part-1"]
-    assert len(result.rows) == 2
+    assert len(result.rows) == 2 * devices
 
 
 def test_cli_sweep_prints_ranking_and_writes_sweep_directory(tmp_path, capsys):
