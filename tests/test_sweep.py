@@ -189,3 +189,39 @@ def test_a_run_directory_in_use_cannot_be_resumed_twice(tmp_path):
     with rundir.exclusive(tmp_path / "r"), pytest.raises(rundir.RunInUseError, match="in use by another"):
         # flock is per open file description: a second open in this process conflicts like another process would.
         jaxrl.resume(tmp_path / "r", progress=False)
+
+
+def test_sweep_killed_with_sigkill_then_resumed_equals_uninterrupted(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    config = {**BASE, "num_steps": 12, "num_logs": 8, "checkpoint_every": 2}
+    grid = {"learning_rate": ["1e-3", "3e-3"], "num_envs": ["4", "8"]}
+    steps = 8 * 12 * 8
+    reference = sweep("ppo", "CartPole-v1", grid=grid, seeds=1, config=config, total_timesteps=steps,
+                      out=tmp_path, name="reference", progress=False)
+    cli = [sys.executable, "-m", "jaxrl"]
+    args = ["sweep", "ppo", "--grid", *[f"{k}={','.join(v)}" for k, v in grid.items()], "--seeds", "1",
+            "--total-timesteps", str(steps), "--set", *[f"{k}={v}" for k, v in config.items()],
+            "--out", str(tmp_path), "--name", "killed", "--no-progress"]
+    proc = subprocess.Popen([*cli, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    checkpoints = tmp_path / "killed" / "groups" / "group-00" / "checkpoints"
+    deadline = time.monotonic() + 300
+    while not (checkpoints.is_dir() and any(p.name.isdigit() for p in checkpoints.iterdir())):
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "killed" / "sweep.csv").exists()  # killed mid-sweep
+    resumed = subprocess.run([*cli, "sweep", "--resume", str(tmp_path / "killed"), "--no-progress"],
+                             capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    with open(tmp_path / "killed" / "sweep.csv") as f:
+        rows = {r["member"]: r["params_sha256"] for r in csv.DictReader(f)}
+    assert rows == {str(r["member"]): r["params_sha256"] for r in reference.rows}
+    for group in ("group-00", "group-01"):  # no duplicated and no missing metrics rows
+        killed = (tmp_path / "killed" / "groups" / group / "metrics.csv").read_text()
+        assert killed == (tmp_path / "reference" / "groups" / group / "metrics.csv").read_text()
