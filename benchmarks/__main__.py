@@ -99,6 +99,7 @@ def _save(results: dict, path) -> None:
     path.write_text(json.dumps(results, indent=1, default=float) + "\n")
     report.write(results)
     report.plot(results)
+    report.update_readme(results)
 
 
 if __name__ == "__main__":

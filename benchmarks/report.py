@@ -166,6 +166,28 @@ def write(results: dict, path: Path = HERE / "RESULTS.md") -> None:
     path.write_text("\n".join(lines))
 
 
+README_START, README_END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
+
+
+def update_readme(results: dict, path: Path = HERE.parent / "README.md") -> None:
+    """Replace the README's block between the benchmark markers with the targets table."""
+    text = path.read_text()
+    if README_START not in text or README_END not in text:
+        return
+    m = results["machine"]
+    block = "\n".join([
+        README_START,
+        f"Generated from [benchmarks/RESULTS.md](benchmarks/RESULTS.md) ({m['cpu']}, {m['cores']} cores, JAX "
+        f"backend {m['jax_backend']}; each section's command, date and repetitions are there). "
+        "Ratios are jaxrl / peer:",
+        "",
+        table(["claim", "target", "measured", ""], targets(results)),
+        README_END,
+    ])
+    head, rest = text.split(README_START, 1)
+    path.write_text(head + block + rest.split(README_END, 1)[1])
+
+
 def plot(results: dict, path: Path = HERE / "results.png") -> None:
     import matplotlib
 
@@ -206,3 +228,12 @@ def plot(results: dict, path: Path = HERE / "results.png") -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+if __name__ == "__main__":  # python -m benchmarks.report: rewrite RESULTS.md, results.png and README's table
+    import json
+
+    saved = json.loads((HERE / "results.json").read_text())
+    write(saved)
+    plot(saved)
+    update_readme(saved)
