@@ -17,6 +17,7 @@ import csv
 import importlib.util
 import math
 import os
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -128,7 +129,8 @@ class WandbLogger:
         import wandb
 
         id_file = run_path / "wandb_id"
-        run_id = id_file.read_text().strip() if id_file.exists() else wandb.util.generate_id()
+        # Our own id (wandb.util.generate_id is gone in wandb 0.31): 12 lowercase hex characters.
+        run_id = id_file.read_text().strip() if id_file.exists() else uuid.uuid4().hex[:12]
         id_file.write_text(run_id + "\n")
         self._run = wandb.init(
             project=os.environ.get("WANDB_PROJECT", "jaxrl"),

@@ -133,8 +133,7 @@ def test_wandb_logger_runs_offline_and_continues_the_same_run_on_resume(tmp_path
         def finish(self):
             calls.append(("finish",))
 
-    fake = types.SimpleNamespace(util=types.SimpleNamespace(generate_id=lambda: "abc123"),
-                                 init=lambda **kw: calls.append(("init", kw)) or Run())
+    fake = types.SimpleNamespace(init=lambda **kw: calls.append(("init", kw)) or Run())
     monkeypatch.setitem(sys.modules, "wandb", fake)
     monkeypatch.delenv("WANDB_MODE", raising=False)
     rows = [{"step": 2**40, "seed": 0, "episode_return": 1.5, "eval_return": float("nan")}]
@@ -142,13 +141,27 @@ def test_wandb_logger_runs_offline_and_continues_the_same_run_on_resume(tmp_path
     logger.log(rows)
     logger.close()
     init = calls[0][1]
-    assert init["mode"] == "offline" and init["id"] == "abc123" and init["config"] == {"algo": "ppo"}
+    run_id = (tmp_path / "wandb_id").read_text().strip()
+    assert init["mode"] == "offline" and init["id"] == run_id and init["config"] == {"algo": "ppo"}
     assert calls[1] == ("log", 2**40, {"seed_0/episode_return": 1.5})  # NaN (not measured) is left out
 
     calls.clear()
-    fake.util.generate_id = lambda: "other"
     resumed = loggers.WandbLogger(tmp_path, {"algo": "ppo"}, resume_step=2**40)
     resumed.log(rows)  # already logged before the resume point: skipped
     resumed.log([{**rows[0], "step": 2**40 + 1}])
-    assert calls[0][1]["id"] == "abc123" and calls[0][1]["resume"] == "allow"
+    assert calls[0][1]["id"] == run_id and calls[0][1]["resume"] == "allow"
     assert [c[1] for c in calls if c[0] == "log"] == [2**40 + 1]
+
+
+def test_real_wandb_offline_run_records_the_metrics(tmp_path, monkeypatch):
+    """With the optional wandb extra installed: a real offline run directory with our metrics."""
+    pytest.importorskip("wandb")
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.chdir(tmp_path)
+    result = jaxrl.train("ppo", "CartPole-v1", total_timesteps=2048, config={"num_envs": 8, "num_steps": 16, "num_logs": 2},
+                         out=tmp_path, name="run", progress=False, loggers=["wandb"])
+    runs = list((tmp_path / "run").rglob("run-*.wandb"))
+    assert len(runs) == 1, list((tmp_path / "run").rglob("*"))
+    data = runs[0].read_bytes()
+    assert b"seed_0/episode_return" in data and result.summary["total_timesteps"] == 2048
