@@ -1,4 +1,4 @@
-"""`python -m benchmarks [--quick] [--only env|ppo] [--reps N]`: measure jaxrl against its peers.
+"""`python -m benchmarks [--quick] [--only env|ppo|sweep|offpolicy] [--reps N]`: measure jaxrl against its peers.
 
 Writes benchmarks/results.json (all measurements, kept across `--only` runs), RESULTS.md and
 results.png. See benchmarks/README.md.
@@ -13,7 +13,7 @@ import os
 import sys
 import time
 
-from benchmarks import env_throughput, machine, ppo, report, sweep, venvs
+from benchmarks import env_throughput, machine, offpolicy, ppo, report, sweep, venvs
 
 ENVS, NUM_ENVS = env_throughput.ENVS, env_throughput.NUM_ENVS
 MODES = {
@@ -21,11 +21,14 @@ MODES = {
     "quick": dict(
         cells=[("CartPole-v1", n) for n in NUM_ENVS] + [("Pendulum-v1", 1024), ("Acrobot-v1", 1024)],
         env_budget=2**18, env_min_time=0.5, reps=3, ppo_timesteps=131_072, sb3_timesteps=20_480, cli_reps=1,
-        sweep_timesteps=65_536, sweep_reps=1, sizes=(1, 4, 16, 64), scaling_timesteps=16_384),
+        sweep_timesteps=65_536, sweep_reps=1, sizes=(1, 4, 16, 64), scaling_timesteps=16_384,
+        offpolicy_timesteps={"dqn": 50_000, "sac": 5_000}, offpolicy_sb3_timesteps={"dqn": 15_000, "sac": 2_000}),
     "full": dict(
         cells=[(e, n) for e in ENVS for n in NUM_ENVS],
         env_budget=2**18, env_min_time=1.0, reps=5, ppo_timesteps=500_000, sb3_timesteps=51_200, cli_reps=3,
-        sweep_timesteps=500_000, sweep_reps=1, sizes=(1, 4, 16, 64, 256), scaling_timesteps=32_768),
+        sweep_timesteps=500_000, sweep_reps=1, sizes=(1, 4, 16, 64, 256), scaling_timesteps=32_768,
+        # rejax's own budgets (configs/gymnax/cartpole.yaml dqn, pendulum.yaml sac); SB3: shorter (steps/s only)
+        offpolicy_timesteps=offpolicy.TIMESTEPS, offpolicy_sb3_timesteps={"dqn": 25_000, "sac": 3_000}),
 }
 
 NOTES = [
@@ -42,7 +45,7 @@ NOTES = [
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a few minutes: fewer cells, repetitions and steps")
-    parser.add_argument("--only", choices=("env", "ppo", "sweep"),
+    parser.add_argument("--only", choices=("env", "ppo", "sweep", "offpolicy"),
                         help="run one section (others are kept from results.json)")
     parser.add_argument("--reps", type=int, help="repetitions per pair (default: 3 quick, 5 full; at least 3)")
     args = parser.parse_args(argv)
@@ -57,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.perf_counter()
 
     print("preparing peer venvs (created once, under benchmarks/.peers/)", flush=True)
-    peers = {"env": ["envpool"], "ppo": ["rejax", "sb3"], "sweep": ["rejax"]}.get(args.only, ["envpool", "rejax", "sb3"])
+    peers = {"env": ["envpool"], "ppo": ["rejax", "sb3"], "sweep": ["rejax"], "offpolicy": ["rejax", "sb3"]}.get(args.only, ["envpool", "rejax", "sb3"])
     for name in peers:
         venvs.ensure(name)
     results["peer_versions"] = {
@@ -84,6 +87,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sweep ({mode_name}, {sweep_reps} reps)", flush=True)
         out = sweep.run(mode["sweep_timesteps"], sweep_reps, mode["sizes"], mode["scaling_timesteps"], log=_log)
         results["sweep"] = {"mode": mode_name, "reps": sweep_reps, "date": now, **out}
+        _save(results, path)
+    if args.only in (None, "offpolicy"):
+        print(f"off-policy: DQN, SAC ({mode_name}, {reps} reps)", flush=True)
+        out = offpolicy.run(("dqn", "sac"), mode["offpolicy_timesteps"], mode["offpolicy_sb3_timesteps"], reps, log=_log)
+        results["offpolicy"] = {"mode": mode_name, "reps": reps, "date": now, **out}
         _save(results, path)
     print(f"done in {time.perf_counter() - t_start:.0f} s; wrote {path.parent / 'RESULTS.md'} and results.png")
     return 0

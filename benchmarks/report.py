@@ -63,7 +63,42 @@ def targets(results: dict) -> list[list]:
     if sweep:
         rows.append([f"{sweep['configs'] * sweep['seeds']}-member PPO sweep, one program vs rejax run by run (wall)",
                      "<= 0.5x", x(sweep["ratio"]), check(sweep["ratio"], 0.5, True)])
+    for r in results.get("offpolicy", {}).get("rows", []):
+        name = f"{r['algo'].upper()} ({r['env']})"
+        ok_return = (r["jaxrl_final_eval_return_mean"] is not None and r["rejax_final_eval_return_mean"] is not None
+                     and r["jaxrl_final_eval_return_mean"] >= r["rejax_final_eval_return_mean"])
+        verdict = check(r["run_ratio"], 0.75, True)
+        if verdict == "met" and not ok_return:
+            verdict = "**not met** (final return below rejax's)"
+        rows.append([f"{name} train time vs rejax, final return at least rejax's", "<= 0.75x",
+                     f"{x(r['run_ratio'])} (return {fmt(r['jaxrl_final_eval_return_mean'])} vs "
+                     f"{fmt(r['rejax_final_eval_return_mean'])})", verdict])
+        rows.append([f"{name} compile time vs rejax", "<= 0.75x", x(r["compile_ratio"]),
+                     check(r["compile_ratio"], 0.75, True)])
+        if r.get("sb3_ratio") is not None:
+            rows.append([f"{name} steps/s vs Stable-Baselines3", ">= 10x", x(r["sb3_ratio"]), check(r["sb3_ratio"], 10.0)])
     return rows
+
+
+def offpolicy_section(off: dict) -> str:
+    rows = [[f"{r['algo'].upper()} {r['env']}", f"{r['total_timesteps']:,}",
+             fmt(r["jaxrl_compile_s"]), fmt(r["rejax_compile_s"]), x(r["compile_ratio"]),
+             fmt(r["jaxrl_run_s"]), fmt(r["rejax_run_s"]), x(r["run_ratio"]),
+             f"{fmt(r['jaxrl_final_eval_return_mean'])} / {fmt(r['rejax_final_eval_return_mean'])}"]
+            for r in off["rows"]]
+    text = table(["algorithm", "steps", "jaxrl compile s", "rejax compile s", "compile ratio", "jaxrl run s",
+                  "rejax run s", "run ratio", "final eval return (jaxrl / rejax)"], rows)
+    sb3 = [r for r in off["rows"] if r.get("sb3_steps_per_s")]
+    if sb3:
+        text += "\n\n" + table(
+            ["algorithm", "jaxrl steps/s (run only, excl. compile)", "rejax steps/s", "SB3 steps/s (steps)",
+             "jaxrl / SB3"],
+            [[f"{r['algo'].upper()} {r['env']}", fmt(r["jaxrl_steps_per_s"]), fmt(r["rejax_steps_per_s"]),
+              f"{fmt(r['sb3_steps_per_s'])} ({r['sb3_total_timesteps']:,})", x(r["sb3_ratio"])] for r in sb3])
+    if off.get("settings"):
+        text += "\n\nSettings (ours set to rejax's; SB3 as close as it allows):\n\n" + "\n".join(
+            f"- {algo.upper()}: {text_}" for algo, text_ in off["settings"].items())
+    return text
 
 
 def sweep_section(sweep: dict) -> str:
@@ -80,6 +115,12 @@ def sweep_section(sweep: dict) -> str:
         ["population (members)", "training steps/s (all members)", "per member", "compile s"],
         [[r["members"], fmt(r["steps_per_s"]), fmt(r["steps_per_s"] / r["members"]), fmt(r["compile_s"])]
          for r in sweep["scaling"]])
+    if sweep.get("devices"):
+        base = sweep["devices"][0]["steps_per_s"]
+        text += "\n\n" + table(
+            ["CPU devices (XLA virtual, 64 members)", "training steps/s", "vs 1 device"],
+            [[r["cpu_devices"], fmt(r["steps_per_s"]), x(r["steps_per_s"] / base if base else None)]
+             for r in sweep["devices"]])
     return text
 
 
@@ -157,6 +198,15 @@ def write(results: dict, path: Path = HERE / "RESULTS.md") -> None:
                   f"Mode `{w['mode']}`, {w['reps']} repetitions, {w['date']}, {w['sweep']['total_timesteps']:,} steps "
                   f"per member (scaling: {w['scaling_timesteps']:,}). Whole processes, cold compile cache.", "",
                   sweep_section(w), ""]
+    if "offpolicy" in results:
+        o = results["offpolicy"]
+        lines += ["## Off-policy: DQN on CartPole-v1, SAC on Pendulum-v1 (rejax's gymnax settings)", "",
+                  f"Mode `{o['mode']}`, {o['reps']} repetitions, {o['date']}, 1 seed; rejax's own budgets "
+                  "(configs/gymnax/cartpole.yaml `dqn`, pendulum.yaml `sac`). Each run is a fresh process with a "
+                  "cold compile cache; run time includes one final evaluation (128 episodes) on both sides. "
+                  "Stable-Baselines3 (torch, 1 thread) runs a shorter budget, so its warm-up (random actions, "
+                  "no gradient steps) is a larger share of its run: its steps/s is, if anything, flattered.", "",
+                  offpolicy_section(o), ""]
     lines += ["## Peer versions", "", table(["peer", "versions (own venv under benchmarks/.peers/)"],
                                            [[k, ", ".join(f"{n} {v}" for n, v in vs.items())]
                                             for k, vs in results.get("peer_versions", {}).items()]), ""]

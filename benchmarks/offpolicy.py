@@ -1,0 +1,117 @@
+"""Off-policy agents: DQN on CartPole-v1 and SAC on Pendulum-v1 with rejax's own gymnax settings
+(rejax's `configs/gymnax/cartpole.yaml` `dqn:` and `configs/gymnax/pendulum.yaml` `sac:`):
+jaxrl vs rejax (compile and run), vs Stable-Baselines3 (steps/s, shorter budget).
+
+As in benchmarks/ppo.py, every repetition of every side is a fresh process with a cold compile
+cache: jaxrl's child (`python -m benchmarks.offpolicy --algo dqn`) runs with
+JAXRL_COMPILATION_CACHE=""; rejax's child (peers/rejax_offpolicy.py) compiles AOT in its own venv;
+SB3's child (peers/sb3_offpolicy.py) uses torch with 1 thread. "run" includes one final evaluation
+(128 episodes) on jaxrl and rejax.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.timing import alternate, median, ratio
+from benchmarks.venvs import run_script
+
+# Ours, set to rejax's settings (see `SETTINGS` for the side-by-side text written to RESULTS.md).
+RUN = dict(num_logs=1, eval_every=0, eval_episodes=128)  # one final evaluation, 128 episodes (rejax's)
+JAXRL = {
+    "dqn": dict(env="CartPole-v1", config=dict(
+        num_envs=10, num_steps=1, gradient_steps=5, buffer_size=50_000, batch_size=100, learning_starts=5_000,
+        target_update_every=5, tau=0.02, n_step=1, double_q=True, dueling=True, loss="mse", prioritized=False,
+        anneal_lr=False, hidden_sizes=(64, 64), activation="silu", layer_norm=False, learning_rate=1e-3,
+        gamma=0.99, start_e=1.0, end_e=0.05, exploration_fraction=0.5, max_grad_norm=10.0, **RUN)),
+    "sac": dict(env="Pendulum-v1", config=dict(
+        num_envs=1, num_steps=1, gradient_steps=1, buffer_size=10_000, batch_size=256, learning_starts=256,
+        num_critics=2, autotune=True, hidden_sizes=(64, 64), activation="silu", learning_rate=1e-2, gamma=0.99,
+        tau=0.02, target_entropy_scale=1.0, max_grad_norm=1e9, **RUN)),
+}
+TIMESTEPS = {"dqn": 100_000, "sac": 10_000}  # rejax's total_timesteps in those configs
+SETTINGS = {
+    "dqn": "10 envs x 1 step, then 5 gradient steps of batch 100 per iteration; buffer 50k, learning starts after "
+           "5k steps; Adam lr 1e-3, gamma 0.99; double Q, dueling 64x64 swish (SiLU) net, 1-step TD, MSE "
+           "(0.5 x squared) loss; Polyak target tau 0.02 once per iteration (ours: every 5 gradient steps); "
+           "epsilon 1 -> 0.05 over 50% of the run. Gradient clipping 10: rejax clips element-wise (optax.clip), "
+           "jaxrl and SB3 by global norm. Evaluation: rejax acts with epsilon 0.005, jaxrl greedily. SB3's DQN has "
+           "no double Q / dueling head and uses the Huber loss.",
+    "sac": "1 env x 1 step, then 1 gradient step of batch 256 per iteration; buffer 10k, learning starts after 256 "
+           "steps; Adam lr 1e-2 (actor, critics, temperature), gamma 0.99, Polyak tau 0.02, 2 critics, 64x64 "
+           "swish (SiLU) nets, auto temperature with target entropy -1, no gradient clipping. rejax normalises "
+           "observations (jaxrl's SAC has no such option; SB3 does not either). Before learning starts rejax "
+           "acts with its untrained actor, jaxrl and SB3 uniformly at random. Actor log-std range: rejax [-10, 2], "
+           "jaxrl [-5, 2], SB3 [-20, 2].",
+}
+COLD = {**os.environ, "JAXRL_COMPILATION_CACHE": ""}
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def jaxrl_child(algo: str, total_timesteps: int) -> dict:
+    """In this (fresh) process: one jaxrl.train call; returns the timings from its summary."""
+    import jaxrl
+
+    spec = JAXRL[algo]
+    result = jaxrl.train(algo, spec["env"], total_timesteps=total_timesteps, config=spec["config"], out=None,
+                         progress=False, use_tuned=False)
+    s = result.summary
+    return {"compile_s": s["compile_s"], "run_s": s["train_s"] + s["eval_s"], "train_s": s["train_s"],
+            "steps_per_s": s["steps_per_s"], "final_eval_return_mean": s["final_eval_return_mean"],
+            "num_compiles": s["num_compiles"], "wall_s": s["wall_s"]}
+
+
+def run_jaxrl(algo: str, total_timesteps: int) -> dict:
+    cmd = [sys.executable, "-m", "benchmarks.offpolicy", "--algo", algo, "--total-timesteps", str(total_timesteps)]
+    t0 = time.perf_counter()
+    out = subprocess.run(cmd, capture_output=True, text=True, env=COLD, cwd=ROOT, check=False)
+    if out.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
+    return {**json.loads(out.stdout.strip().splitlines()[-1]), "process_s": time.perf_counter() - t0}
+
+
+def run_rejax(algo: str, total_timesteps: int) -> dict:
+    return run_script("rejax", "rejax_offpolicy.py", ["--algo", algo, "--total-timesteps", str(total_timesteps)])
+
+
+def run_sb3(algo: str, total_timesteps: int) -> dict:
+    return run_script("sb3", "sb3_offpolicy.py", ["--algo", algo, "--total-timesteps", str(total_timesteps)])
+
+
+def run(algos: tuple[str, ...], timesteps: dict[str, int], sb3_timesteps: dict[str, int], reps: int,
+        log=print) -> dict:
+    """Alternating repetitions per algorithm; returns {"rows": [one row per algorithm]}."""
+    out: dict = {"rows": [], "settings": {a: SETTINGS[a] for a in algos}}
+    for algo in algos:
+        env, steps, sb3_steps = JAXRL[algo]["env"], timesteps[algo], sb3_timesteps.get(algo)
+        log(f"  {algo.upper()} {env}, {steps:,} steps: jaxrl vs rejax" + (f" vs SB3 ({sb3_steps:,} steps)" if sb3_steps else ""))
+        runners = {"jaxrl": lambda: run_jaxrl(algo, steps), "rejax": lambda: run_rejax(algo, steps)}
+        if sb3_steps:
+            runners["sb3"] = lambda: run_sb3(algo, sb3_steps)
+        res = alternate(runners, reps, log)
+        row = {"algo": algo, "env": env, "total_timesteps": steps, "reps": reps, "raw": res}
+        for side in ("jaxrl", "rejax"):
+            for key in ("compile_s", "run_s", "steps_per_s", "final_eval_return_mean"):
+                row[f"{side}_{key}"] = median(res[side], key)
+        row["compile_ratio"] = ratio(row["jaxrl_compile_s"], row["rejax_compile_s"])
+        row["run_ratio"] = ratio(row["jaxrl_run_s"], row["rejax_run_s"])
+        if "sb3" in res:
+            row["sb3_total_timesteps"] = sb3_steps
+            row["sb3_steps_per_s"] = median(res["sb3"], "steps_per_s")
+            row["sb3_ratio"] = ratio(row["jaxrl_steps_per_s"], row["sb3_steps_per_s"])
+        out["rows"].append(row)
+    return out
+
+
+if __name__ == "__main__":  # the jaxrl child process
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--algo", choices=sorted(JAXRL), required=True)
+    parser.add_argument("--total-timesteps", type=int)
+    args = parser.parse_args()
+    print(json.dumps(jaxrl_child(args.algo, args.total_timesteps or TIMESTEPS[args.algo])))
