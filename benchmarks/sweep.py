@@ -53,11 +53,12 @@ def jaxrl_scaling_child(members: int, total_timesteps: int) -> dict:
     return {"members": members, "steps_per_s": s["steps_per_s"], "train_s": s["train_s"], "compile_s": s["compile_s"]}
 
 
-def _child(kind: str, value: int, total_timesteps: int) -> dict:
+def _child(kind: str, value: int, total_timesteps: int, cpu_devices: int | None = None) -> dict:
     cmd = [sys.executable, "-m", "benchmarks.sweep", "--child", kind, "--value", str(value),
            "--total-timesteps", str(total_timesteps)]
+    env = COLD if cpu_devices is None else {**COLD, "JAXRL_CPU_DEVICES": str(cpu_devices)}
     t0 = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, env=COLD, cwd=ROOT, check=False)
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, check=False)
     if out.returncode:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
     return {**json.loads(out.stdout.strip().splitlines()[-1]), "process_s": time.perf_counter() - t0}
@@ -87,7 +88,15 @@ def run(total_timesteps: int, reps: int, sizes: tuple[int, ...], scaling_timeste
         rows = alternate({"jaxrl": lambda size=size: _child("scaling", size, scaling_timesteps)}, reps, log)["jaxrl"]
         scaling.append({"members": size, "steps_per_s": median(rows, "steps_per_s"),
                         "compile_s": median(rows, "compile_s"), "raw": rows})
-    return {"sweep": sweep, "scaling": scaling, "scaling_timesteps": scaling_timesteps}
+    cores = len(os.sched_getaffinity(0))
+    log(f"  devices: 64 members on 1 CPU device vs {cores} (jaxrl's default: one per core)")
+    devices = []
+    for count in sorted({1, cores}):
+        rows = alternate({"jaxrl": lambda count=count: _child("scaling", 64, scaling_timesteps, count)}, reps,
+                         log)["jaxrl"]
+        devices.append({"cpu_devices": count, "members": 64, "steps_per_s": median(rows, "steps_per_s"),
+                        "raw": rows})
+    return {"sweep": sweep, "scaling": scaling, "scaling_timesteps": scaling_timesteps, "devices": devices}
 
 
 if __name__ == "__main__":  # a jaxrl child process
