@@ -13,13 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-from benchmarks.timing import alternate, median, ratio
+from benchmarks.timing import alternate, median, ratio, run_child, train_timings
 from benchmarks.venvs import run_script
 
 # Ours, set to rejax's settings (see `SETTINGS` for the side-by-side text written to RESULTS.md).
@@ -50,8 +45,6 @@ SETTINGS = {
            "acts with its untrained actor, jaxrl and SB3 uniformly at random. Actor log-std range: rejax [-10, 2], "
            "jaxrl [-5, 2], SB3 [-20, 2].",
 }
-COLD = {**os.environ, "JAXRL_COMPILATION_CACHE": ""}
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def jaxrl_child(algo: str, total_timesteps: int) -> dict:
@@ -61,19 +54,11 @@ def jaxrl_child(algo: str, total_timesteps: int) -> dict:
     spec = JAXRL[algo]
     result = jaxrl.train(algo, spec["env"], total_timesteps=total_timesteps, config=spec["config"], out=None,
                          progress=False, use_tuned=False)
-    s = result.summary
-    return {"compile_s": s["compile_s"], "run_s": s["train_s"] + s["eval_s"], "train_s": s["train_s"],
-            "steps_per_s": s["steps_per_s"], "final_eval_return_mean": s["final_eval_return_mean"],
-            "num_compiles": s["num_compiles"], "wall_s": s["wall_s"]}
+    return train_timings(result.summary)
 
 
 def run_jaxrl(algo: str, total_timesteps: int) -> dict:
-    cmd = [sys.executable, "-m", "benchmarks.offpolicy", "--algo", algo, "--total-timesteps", str(total_timesteps)]
-    t0 = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, env=COLD, cwd=ROOT, check=False)
-    if out.returncode:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
-    return {**json.loads(out.stdout.strip().splitlines()[-1]), "process_s": time.perf_counter() - t0}
+    return run_child("benchmarks.offpolicy", ["--algo", algo, "--total-timesteps", str(total_timesteps)])
 
 
 def run_rejax(algo: str, total_timesteps: int) -> dict:

@@ -12,20 +12,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.timing import alternate, median, ratio
+from benchmarks.timing import COLD, alternate, median, ratio, run_child, train_timings
 from benchmarks.venvs import run_script
 
 PUREJAXRL = dict(num_envs=4, num_steps=128, update_epochs=4, num_minibatches=4, learning_rate=2.5e-4,
                  anneal_lr=True, num_logs=1, eval_every=0)
-COLD = {**os.environ, "JAXRL_COMPILATION_CACHE": ""}
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def jaxrl_child(seeds: int, total_timesteps: int) -> dict:
@@ -34,19 +31,11 @@ def jaxrl_child(seeds: int, total_timesteps: int) -> dict:
 
     result = jaxrl.train("ppo", "CartPole-v1", seeds=seeds, total_timesteps=total_timesteps, config=PUREJAXRL,
                          out=None, progress=False, use_tuned=False)
-    s = result.summary
-    return {"compile_s": s["compile_s"], "run_s": s["train_s"] + s["eval_s"], "train_s": s["train_s"],
-            "steps_per_s": s["steps_per_s"], "final_eval_return_mean": s["final_eval_return_mean"],
-            "num_compiles": s["num_compiles"], "wall_s": s["wall_s"]}
+    return train_timings(result.summary)
 
 
 def run_jaxrl(seeds: int, total_timesteps: int) -> dict:
-    cmd = [sys.executable, "-m", "benchmarks.ppo", "--seeds", str(seeds), "--total-timesteps", str(total_timesteps)]
-    t0 = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, env=COLD, cwd=ROOT, check=False)
-    if out.returncode:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
-    return {**json.loads(out.stdout.strip().splitlines()[-1]), "process_s": time.perf_counter() - t0}
+    return run_child("benchmarks.ppo", ["--seeds", str(seeds), "--total-timesteps", str(total_timesteps)])
 
 
 def run_cli() -> dict:

@@ -14,19 +14,14 @@ import argparse
 import itertools
 import json
 import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-from benchmarks.timing import alternate, median, ratio
+from benchmarks.timing import alternate, median, ratio, run_child
 from benchmarks.venvs import run_script
 
 GRID = {"learning_rate": [1e-4, 2.5e-4, 5e-4, 1e-3], "ent_coef": [0.0, 0.01], "clip_eps": [0.1, 0.2]}
 PUREJAXRL = dict(num_envs=4, num_steps=128, update_epochs=4, num_minibatches=4, anneal_lr=True, num_logs=1,
                  eval_every=0)
-COLD = {**os.environ, "JAXRL_COMPILATION_CACHE": ""}
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def configs() -> list[dict]:
@@ -54,14 +49,8 @@ def jaxrl_scaling_child(members: int, total_timesteps: int) -> dict:
 
 
 def _child(kind: str, value: int, total_timesteps: int, cpu_devices: int | None = None) -> dict:
-    cmd = [sys.executable, "-m", "benchmarks.sweep", "--child", kind, "--value", str(value),
-           "--total-timesteps", str(total_timesteps)]
-    env = COLD if cpu_devices is None else {**COLD, "JAXRL_CPU_DEVICES": str(cpu_devices)}
-    t0 = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, check=False)
-    if out.returncode:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
-    return {**json.loads(out.stdout.strip().splitlines()[-1]), "process_s": time.perf_counter() - t0}
+    return run_child("benchmarks.sweep", ["--child", kind, "--value", str(value), "--total-timesteps", str(total_timesteps)],
+                     env=None if cpu_devices is None else {"JAXRL_CPU_DEVICES": str(cpu_devices)})
 
 
 def run_rejax(seeds: int, total_timesteps: int) -> dict:
