@@ -187,9 +187,16 @@ def plot_curve(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     common = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
     if len(curves) > 1 and common:
         ax.plot(common, [np.mean([c[s] for c in curves]) for s in common], lw=2.2, color="black", label="mean")
-    ax.set_xlabel("environment steps (per seed)")
-    ax.set_ylabel(metric.replace("_", " "))
-    ax.set_title(title)
+    save_plot(fig, ax, path, "environment steps (per seed)", metric.replace("_", " "), title)
+
+
+def save_plot(fig, ax, path: Path, xlabel: str, ylabel: str, title: str, title_size: float | None = None) -> None:
+    """Label, grid and (when there are labelled lines) a legend, then write `path` and close `fig`."""
+    import matplotlib.pyplot as plt
+
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=title_size)
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7)

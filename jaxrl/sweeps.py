@@ -124,27 +124,21 @@ def expand(grid: Mapping[str, Sequence[Any]] | None, random: int, ranges: Mappin
 
 
 def group_members(algo: str, env: str, members: list[Member], base: Mapping[str, Any],
-                  total_timesteps: int | None) -> list[ResolvedConfig]:
+                  total_timesteps: int | None) -> tuple[list[ResolvedConfig], list[list[Member]]]:
     """Resolve every member and merge those with equal static settings into one population each.
 
-    Raises ConfigError (before anything compiles) on any bad setting or value.
+    Returns the populations and, for each, its members in population order (first-seen order of
+    the groups). Raises ConfigError (before anything compiles) on any bad setting or value.
     """
     groups: dict[tuple, list[Member]] = {}
-    hparam_fields = None
     for member in members:
         member.resolved = resolve(algo, env, {**base, **member.settings}, seeds=[member.seed],
                                   total_timesteps=total_timesteps)
         r = member.resolved
-        hparam_fields = [f.name for f in dataclasses.fields(r.hparams)]
-        key = (r.config, r.run, tuple(sorted(r.env_kwargs.items())))
-        groups.setdefault(key, []).append(member)
-    out = []
-    for group in groups.values():
-        first = group[0].resolved
-        out.append(with_members(first, [m.seed for m in group],
-                                [hparams_dict(m.resolved.hparams) for m in group]))
-    del hparam_fields
-    return out
+        groups.setdefault((r.config, r.run, tuple(sorted(r.env_kwargs.items()))), []).append(member)
+    populations = [with_members(group[0].resolved, [m.seed for m in group],
+                                [hparams_dict(m.resolved.hparams) for m in group]) for group in groups.values()]
+    return populations, list(groups.values())
 
 
 def sweep(
@@ -184,7 +178,7 @@ def sweep(
     wall_start = time.perf_counter()
     ranges = {k: _as_range(k, v) for k, v in (ranges or {}).items()}
     members = expand(grid, random, ranges, seeds, sample_seed)
-    groups = group_members(algo, env, members, dict(config or {}), total_timesteps)
+    groups, members_by_group = group_members(algo, env, members, dict(config or {}), total_timesteps)
     if max_members is not None and max_members < 1:
         raise ConfigError(f"max_members must be >= 1 (members per compiled program), got {max_members}.")
     if pbt is not None:
@@ -211,7 +205,6 @@ def sweep(
 
     runs, parts_members, num_compiles, compile_s = [], [], 0, 0.0
     member_rows: list[dict[str, Any]] = []
-    members_by_group = _members_by_group(members, groups)
     for g, group in enumerate(groups):
         mine = list(range(process, len(group.seeds), num_processes))
         if not mine:
@@ -341,15 +334,8 @@ def plot_best(runs, parts_members: list[list[Member]], best: list[dict[str, Any]
             label = ", ".join(f"{k}={_short(v)}" for k, v in entry["settings"].items()) or "default"
             ax.plot([s for s, _ in points], [np.mean(v) for _, v in points], lw=1.6,
                     label=f"#{entry['rank']} {label}")
-    ax.set_xlabel("environment steps (per member)")
-    ax.set_ylabel("eval return (mean over seeds)")
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    rundir.save_plot(fig, ax, path, "environment steps (per member)", "eval return (mean over seeds)", title,
+                     title_size=10)
 
 
 def _as_range(key: str, value: Any) -> Range:
@@ -378,16 +364,6 @@ def _sweep_dir(out: str | Path, name: str, process: int) -> Path:
         return rundir.create_run_dir(out, name)
     path.mkdir(parents=True, exist_ok=True)  # process 0 owns the check that it is new
     return path
-
-
-def _members_by_group(members: list[Member], groups: list[ResolvedConfig]) -> list[list[Member]]:
-    """For each group, its members in population order (group_members keeps first-seen order)."""
-    out: list[list[Member]] = [[] for _ in groups]
-    keys = [(g.config, g.run, tuple(sorted(g.env_kwargs.items()))) for g in groups]
-    for member in members:
-        r = member.resolved
-        out[keys.index((r.config, r.run, tuple(sorted(r.env_kwargs.items()))))].append(member)
-    return out
 
 
 def _subset(group: ResolvedConfig, indices: list[int]) -> ResolvedConfig:

@@ -197,7 +197,7 @@ def population_capacity(resolved: ResolvedConfig, env_obj, env_params, num_membe
     analysis; when it does not fit, the per-member footprint sets the (device-multiple) capacity.
     Returns `(capacity, num_compiles, compile_s)` of this check."""
     size = sharding.padded_size(num_members)
-    keys, hparams = sharding.place(member_inputs(_first(resolved, num_members), size))
+    keys, hparams = sharding.place(member_inputs(resolved, size))  # only the shapes matter here
     program, compiles = _get_program(resolved, env_obj, env_params, keys, hparams, jax.random.key(0))
     spent = (compiles, program.compile_s if compiles else 0.0)
     need = program.bytes_per_device
@@ -209,15 +209,6 @@ def population_capacity(resolved: ResolvedConfig, env_obj, env_params, num_membe
     warnings.warn(f"{num_members} members need ~{need / 2**30:.2f} GiB per device but ~{budget / 2**30:.2f} GiB "
                   f"is available: training them {fit} at a time.", stacklevel=2)
     return (min(fit, num_members), *spent)
-
-
-def _first(resolved: ResolvedConfig, count: int) -> ResolvedConfig:
-    """`resolved` with its first `count` members (the last one repeated when it has fewer)."""
-    seeds = list(resolved.seeds)[:count]
-    members = list(resolved.members)[:count]
-    seeds += [seeds[-1]] * (count - len(seeds))
-    members += [members[-1]] * (count - len(members))
-    return dataclasses.replace(resolved, seeds=tuple(seeds), member_hparams=tuple(members))
 
 
 def _write_config(run_path: Path, resolved: ResolvedConfig, backends: Sequence[str]) -> None:
@@ -277,8 +268,7 @@ def _host_loop(resolved: ResolvedConfig, env_obj, env_params, run_path: Path | N
     num_members = len(resolved.seeds)
     split_envs = _splits_envs(resolved, max(num_members, min_size))
     size = num_members if split_envs else sharding.padded_size(max(num_members, min_size))
-    inputs = member_inputs(resolved, size)
-    keys, hparams = jax.device_put(inputs, sharding.replicated()) if split_envs else sharding.place(inputs)
+    keys, hparams = _place_inputs(member_inputs(resolved, size), split_envs)
     eval_key = jax.random.key(resolved.run.eval_seed)
     num_updates = resolved.config.num_updates
     program, num_compiles = _get_program(resolved, env_obj, env_params, keys, hparams, eval_key)
@@ -327,7 +317,7 @@ def _host_loop(resolved: ResolvedConfig, env_obj, env_params, run_path: Path | N
         if writer is None or last_saved == step:
             return
         t0 = time.perf_counter()
-        members = state if size == num_members else sharding.first_members(state, num_members)
+        members = sharding.first_members(state, num_members)
         writer.save(step, members, {**done.to_json(), "num_chunks": len(schedule), "algo": resolved.algo,
                                   "env": resolved.env, "seeds": list(resolved.seeds)})
         checkpoint_s += time.perf_counter() - t0
@@ -440,15 +430,18 @@ def member_inputs(resolved: ResolvedConfig, size: int | None = None) -> tuple[ja
     """The per-member init keys `[size]` and hyperparameters (pytree of `[size]` arrays) of a run.
 
     `size` (default: the number of members) pads the population by repeating its last member, so
-    that it splits evenly over devices; padded members are never reported or saved.
+    that it splits evenly over devices; padded members are never reported or saved. (A smaller
+    `size` takes the first members, e.g. to compile for part of a population.)
     """
-    seeds = list(resolved.seeds)
-    members = list(resolved.members)
-    size = size or len(seeds)
-    seeds += seeds[-1:] * (size - len(seeds))
-    members += members[-1:] * (size - len(members))
-    keys = jax.vmap(jax.random.key)(jnp.asarray(seeds, jnp.uint32))
-    return keys, _stack(members)
+    size = size or len(resolved.seeds)
+    keys = jax.vmap(jax.random.key)(jnp.asarray(_resized(resolved.seeds, size), jnp.uint32))
+    return keys, _stack(_resized(resolved.members, size))
+
+
+def _resized(items: Sequence[Any], size: int) -> list[Any]:
+    """The first `size` items, the last one repeated when there are fewer."""
+    items = list(items)[:size]
+    return items + items[-1:] * (size - len(items))
 
 
 def build_agent(resolved: ResolvedConfig, env, env_params) -> AgentFns:
@@ -548,9 +541,14 @@ def _memory_need(compiled) -> int | None:
 def _hparams_from_dicts(member_hparams: list[dict[str, Any]], resolved: ResolvedConfig, size: int,
                         split_envs: bool = False) -> Any:
     """Device arrays `[size]` of the members' traced settings given as dicts (padded, placed)."""
-    members = [dataclasses.replace(resolved.hparams, **values) for values in member_hparams]
-    members += members[-1:] * (size - len(members))
-    return jax.device_put(_stack(members), sharding.replicated()) if split_envs else sharding.place(_stack(members))
+    return _place_inputs(_stack(_resized([dataclasses.replace(resolved.hparams, **v) for v in member_hparams], size)),
+                         split_envs)
+
+
+def _place_inputs(tree: Any, split_envs: bool) -> Any:
+    """Member-batched program inputs (keys, hparams) on the devices: split over the member axis,
+    or whole on every device when a single run splits its env batch."""
+    return jax.device_put(tree, sharding.replicated()) if split_envs else sharding.place(tree)
 
 
 def _splits_envs(resolved: ResolvedConfig, num_members: int) -> bool:
