@@ -23,6 +23,7 @@ from jaxrl.distributions import TanhGaussian
 from jaxrl.envs import Environment, spaces
 from jaxrl.envs.wrappers import RunningMeanStd, normalize_with_stats, update_running_stats_batch
 from jaxrl.losses import approx_kl, clipped_surrogate_loss, explained_variance, value_loss
+from jaxrl.minibatch import minibatch_epochs
 from jaxrl.networks import ActorCritic
 from jaxrl.returns import gae
 from jaxrl.rollout import EnvCarry, reset_envs, rollout
@@ -223,15 +224,9 @@ def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
             stats["grad_norm"] = optax.tree.norm(grads)
             return (optax.apply_updates(params, updates), opt_state), stats
 
-        def epoch(carry, key):
-            perm = jax.random.permutation(key, config.batch_size)
-            minibatches = jax.tree.map(
-                lambda x: x[perm].reshape(config.num_minibatches, -1, *x.shape[1:]), batch
-            )
-            return jax.lax.scan(minibatch_step, carry, minibatches)
-
-        (params, opt_state), stats = jax.lax.scan(
-            epoch, (policy.params, state.opt_state), jax.random.split(key_epochs, config.update_epochs)
+        (params, opt_state), stats = minibatch_epochs(
+            minibatch_step, (policy.params, state.opt_state), batch, key_epochs,
+            config.update_epochs, config.num_minibatches,
         )
         obs_stats = policy.obs_stats
         if config.normalize_obs:

@@ -66,10 +66,11 @@ def make_evaluate(
 
         def body(carry):
             obs, state, done, returns, lengths, key, t = carry
-            key, key_act, key_step = jax.random.split(key, 3)
-            action = act(policy, obs, key_act, deterministic)
+            keys = jax.random.split(key, num_episodes + 2)  # next, act, one per env copy
+            key = keys[0]
+            action = act(policy, obs, keys[1], deterministic)
             obs, state, reward, terminated, truncated, _ = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
-                jax.random.split(key_step, num_episodes), state, action, env_params
+                keys[2:], state, action, env_params
             )
             running = ~done
             returns = returns + jnp.where(running, reward, 0.0)

@@ -62,12 +62,9 @@ def rollout(
     num_envs = jax.tree.leaves(carry.obs)[0].shape[0]
     step_envs = jax.vmap(env.step, in_axes=(0, 0, 0, None))
 
-    def one_step(carry: EnvCarry, key: jax.Array):
-        key_policy, key_env = jax.random.split(key)
-        action, extras = policy(carry.obs, key_policy)
-        obs, state, reward, terminated, truncated, info = step_envs(
-            jax.random.split(key_env, num_envs), carry.state, action, env_params
-        )
+    def one_step(carry: EnvCarry, keys: jax.Array):
+        action, extras = policy(carry.obs, keys[0])
+        obs, state, reward, terminated, truncated, info = step_envs(keys[1:], carry.state, action, env_params)
         transition = Transition(
             obs=carry.obs,
             action=action,
@@ -80,4 +77,6 @@ def rollout(
         )
         return EnvCarry(state=state, obs=obs), transition
 
-    return jax.lax.scan(one_step, carry, jax.random.split(key, num_steps))
+    # All keys up front (per step: the policy's, then one per env copy): random-number sites inside
+    # the loop body each cost compile time.
+    return jax.lax.scan(one_step, carry, jax.random.split(key, (num_steps, num_envs + 1)))

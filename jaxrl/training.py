@@ -34,6 +34,7 @@ from jaxrl.envs.wrappers import EpisodeStatistics
 from jaxrl.interrupt import TrainingInterrupted, catch_stop_signals
 from jaxrl.loggers import check_backends, make_loggers
 from jaxrl.program import make_chunk, make_evaluate
+from jaxrl.threefry_cpu import use_unrolled_threefry
 
 
 @dataclasses.dataclass
@@ -462,6 +463,7 @@ def _get_program(resolved: ResolvedConfig, env, env_params, keys, hparams, eval_
     if cache_key in _PROGRAMS:
         return _PROGRAMS[cache_key], 0
 
+    use_unrolled_threefry()
     fns = build_agent(resolved, env, env_params)
     evaluate = make_evaluate(env, env_params, fns.act, resolved.run.eval_episodes)
 
@@ -469,7 +471,8 @@ def _get_program(resolved: ResolvedConfig, env, env_params, keys, hparams, eval_
     chunk_fn = jax.vmap(_with_finite_flags(make_chunk(fns.update)), in_axes=(0, 0, None))
     evaluate_fn = jax.vmap(lambda s, k: evaluate(fns.policy(s), k), in_axes=(0, None))
     t0 = time.perf_counter()
-    state_shape = jax.eval_shape(init_fn, keys, hparams)
+    init_traced = jax.jit(init_fn).trace(keys, hparams)
+    state_shape = jax.tree.map(lambda o: jax.ShapeDtypeStruct(o.shape, o.dtype), init_traced.out_info)
     # Several devices: split the population over them, or a single run's env batch (its other
     # state replicated; XLA inserts the gradient all-reduce).
     if split_envs:
@@ -477,7 +480,9 @@ def _get_program(resolved: ResolvedConfig, env, env_params, keys, hparams, eval_
         small = sharding.replicated()
     else:
         state_sharding = small = sharding.member_sharding(int(keys.shape[0]))
-    init = jax.jit(init_fn, **({} if state_sharding is None else {"out_shardings": state_sharding}))
+    # (without shardings, lower init from the trace that gave the state's shapes: no second trace)
+    init_lowered = (init_traced.lower if state_sharding is None
+                    else jax.jit(init_fn, out_shardings=state_sharding).trace(keys, hparams).lower)
     chunk = jax.jit(chunk_fn, donate_argnums=(0,),
                     **({} if small is None else {"out_shardings": (state_sharding, small, small)}))
     evaluate_all = jax.jit(evaluate_fn, **({} if small is None else {"out_shardings": small}))
@@ -489,7 +494,7 @@ def _get_program(resolved: ResolvedConfig, env, env_params, keys, hparams, eval_
         eval_future = pool.submit(evaluate_all.lower(state_shape, eval_key).compile)
         # init runs once and is tiny: on CPU, skip LLVM's optimisations (its compile time halves).
         init_options = {"xla_backend_optimization_level": 0} if jax.default_backend() == "cpu" else None
-        init_future = pool.submit(init.lower(keys, hparams).compile, init_options)
+        init_future = pool.submit(init_lowered().compile, init_options)
         compiled = [f.result() for f in (init_future, chunk_future, eval_future)]
     program = _Program(*compiled, policy=fns.policy, steps_per_update=fns.steps_per_update,
                        compile_s=time.perf_counter() - t0, state_shape=state_shape,

@@ -43,8 +43,10 @@ def test_pqn_is_deterministic_and_logs_its_diagnostics():
     c = _train([0, 1], learning_rate=1e-4, td_lambda=0.0)  # traced: same program, other result
     assert c.summary["num_compiles"] == 0
     assert c.summary["params_sha256"] != a.summary["params_sha256"]
-    for name in ("td_loss", "q_mean", "epsilon", "episode_return"):
-        assert np.isfinite(a.metrics[-1][name]), name
+    for name in ("td_loss", "q_mean", "epsilon"):
+        assert all(np.isfinite(row[name]) for row in a.metrics), name
+    # (a chunk in which no episode ended logs NaN episode statistics)
+    assert any(np.isfinite(row["episode_return"]) for row in a.metrics)
 
 
 @pytest.mark.slow
