@@ -80,16 +80,28 @@ class _Program:
 
     init: Any
     chunk: Any
-    evaluate: Any
+    evaluate_future: concurrent.futures.Future  # the eval program, compiling while training starts
     policy: Any
     steps_per_update: int
-    compile_s: float
+    compile_s: float  # time spent waiting for compiles: init and chunk, then any wait for evaluate
     state_shape: Any  # the member-batched state as ShapeDtypeStructs (padded to the population size)
     float_leaves: list[str]  # tree paths of the state's float leaves, in the order of the finite flags
     bytes_per_device: int | None  # the chunk program's memory need per device (XLA's analysis)
     state_sharding: Any  # where the state lives on several devices (None on one)
 
+    def evaluate(self) -> Any:
+        """The compiled evaluation program. The first call waits for its background compile if it
+        has not finished (training's first chunks usually cover it); the wait counts as compile time."""
+        if not self.evaluate_future.done():
+            t0 = time.perf_counter()
+            self.evaluate_future.result()
+            self.compile_s += time.perf_counter() - t0
+        return self.evaluate_future.result()
 
+
+# Compiles that overlap training (the eval program): on CPU one training run keeps about one core
+# busy, so a second core compiles for free.
+_BACKGROUND = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="jaxrl-compile")
 _PROGRAMS: dict[tuple, _Program] = {}
 
 
@@ -341,8 +353,9 @@ def _host_loop(resolved: ResolvedConfig, env_obj, env_params, run_path: Path | N
                     (index + 1) % resolved.run.eval_every == 0 or last_chunk
                 )
                 if evaluate_now:
+                    evaluate = program.evaluate()
                     t0 = time.perf_counter()
-                    done.last_eval = np.asarray(jax.device_get(program.evaluate(state, eval_key)[0]))
+                    done.last_eval = np.asarray(jax.device_get(evaluate(state, eval_key)[0]))
                     done.eval_s += time.perf_counter() - t0
                 new_rows = _rows(sums, chunk_updates, step, resolved.seeds,
                                  done.last_eval.mean(axis=1) if evaluate_now else None,
@@ -386,8 +399,9 @@ def _host_loop(resolved: ResolvedConfig, env_obj, env_params, run_path: Path | N
 
     eval_s = done.eval_s
     if done.last_eval is None:  # eval_every == 0: evaluate only the final policy
+        evaluate = program.evaluate()
         t0 = time.perf_counter()
-        done.last_eval = np.asarray(jax.device_get(program.evaluate(state, eval_key)[0]))
+        done.last_eval = np.asarray(jax.device_get(evaluate(state, eval_key)[0]))
         eval_s += time.perf_counter() - t0
     final_returns = [float(r) for r in done.last_eval.mean(axis=1)[:num_members]]
     total_steps = updates_done * steps_per_update
@@ -489,17 +503,18 @@ def _get_program(resolved: ResolvedConfig, env, env_params, keys, hparams, eval_
     state_shape = sharding.with_sharding(state_shape, state_sharding)
     # XLA compiles in C++ without the GIL: each program starts compiling as soon as it is traced,
     # the long chunk first, so tracing and compiling the others overlap it.
-    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
         chunk_future = pool.submit(chunk.lower(state_shape, hparams, jax.ShapeDtypeStruct((), jnp.int32)).compile)
-        eval_future = pool.submit(evaluate_all.lower(state_shape, eval_key).compile)
         # init runs once and is tiny: on CPU, skip LLVM's optimisations (its compile time halves).
         init_options = {"xla_backend_optimization_level": 0} if jax.default_backend() == "cpu" else None
         init_future = pool.submit(init_lowered().compile, init_options)
-        compiled = [f.result() for f in (init_future, chunk_future, eval_future)]
-    program = _Program(*compiled, policy=fns.policy, steps_per_update=fns.steps_per_update,
-                       compile_s=time.perf_counter() - t0, state_shape=state_shape,
-                       float_leaves=_float_leaf_names(state_shape), bytes_per_device=_memory_need(compiled[1]),
-                       state_sharding=state_sharding)
+        init_compiled, chunk_compiled = init_future.result(), chunk_future.result()
+    # Evaluation is first needed after a chunk: trace and compile it while training starts.
+    eval_future = _BACKGROUND.submit(lambda: evaluate_all.lower(state_shape, eval_key).compile())
+    program = _Program(init_compiled, chunk_compiled, eval_future, policy=fns.policy,
+                       steps_per_update=fns.steps_per_update, compile_s=time.perf_counter() - t0,
+                       state_shape=state_shape, float_leaves=_float_leaf_names(state_shape),
+                       bytes_per_device=_memory_need(chunk_compiled), state_sharding=state_sharding)
     _PROGRAMS[cache_key] = program
     return program, 1
 
