@@ -22,12 +22,14 @@ MODES = {
         cells=[("CartPole-v1", n) for n in NUM_ENVS] + [("Pendulum-v1", 1024), ("Acrobot-v1", 1024)],
         env_budget=2**18, env_min_time=0.5, reps=3, ppo_timesteps=131_072, sb3_timesteps=20_480, cli_reps=1,
         sweep_timesteps=65_536, sweep_reps=1, sizes=(1, 4, 16, 64), scaling_timesteps=16_384,
-        offpolicy_timesteps={"dqn": 50_000, "sac": 5_000}, offpolicy_sb3_timesteps={"dqn": 15_000, "sac": 2_000}),
+        offpolicy_timesteps={"dqn": 50_000, "sac": 5_000, "pqn": 262_144},
+        offpolicy_sb3_timesteps={"dqn": 15_000, "sac": 2_000}),
     "full": dict(
         cells=[(e, n) for e in ENVS for n in NUM_ENVS],
         env_budget=2**18, env_min_time=1.0, reps=5, ppo_timesteps=500_000, sb3_timesteps=51_200, cli_reps=3,
         sweep_timesteps=500_000, sweep_reps=1, sizes=(1, 4, 16, 64, 256), scaling_timesteps=32_768,
-        # rejax's own budgets (configs/gymnax/cartpole.yaml dqn, pendulum.yaml sac); SB3: shorter (steps/s only)
+        # rejax's own budgets (configs/gymnax/cartpole.yaml dqn and pqn, pendulum.yaml sac); SB3: shorter (steps/s
+        # only), and it has no PQN
         offpolicy_timesteps=offpolicy.TIMESTEPS, offpolicy_sb3_timesteps={"dqn": 25_000, "sac": 3_000}),
 }
 
@@ -89,8 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         results["sweep"] = {"mode": mode_name, "reps": sweep_reps, "date": now, **out}
         _save(results, path)
     if args.only in (None, "offpolicy"):
-        print(f"off-policy: DQN, SAC ({mode_name}, {reps} reps)", flush=True)
-        out = offpolicy.run(("dqn", "sac"), mode["offpolicy_timesteps"], mode["offpolicy_sb3_timesteps"], reps, log=_log)
+        algos = tuple(offpolicy.JAXRL)
+        print(f"off-policy: {', '.join(a.upper() for a in algos)} ({mode_name}, {reps} reps)", flush=True)
+        out = offpolicy.run(algos, mode["offpolicy_timesteps"], mode["offpolicy_sb3_timesteps"], reps, log=_log)
         results["offpolicy"] = {"mode": mode_name, "reps": reps, "date": now, **out}
         _save(results, path)
     print(f"done in {time.perf_counter() - t_start:.0f} s; wrote {path.parent / 'RESULTS.md'} and results.png")

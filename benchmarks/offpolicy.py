@@ -1,12 +1,12 @@
-"""Off-policy agents: DQN on CartPole-v1 and SAC on Pendulum-v1 with rejax's own gymnax settings
-(rejax's `configs/gymnax/cartpole.yaml` `dqn:` and `configs/gymnax/pendulum.yaml` `sac:`):
-jaxrl vs rejax (compile and run), vs Stable-Baselines3 (steps/s, shorter budget).
+"""Off-policy agents: DQN and PQN on CartPole-v1 and SAC on Pendulum-v1 with rejax's own gymnax
+settings (rejax's `configs/gymnax/cartpole.yaml` `dqn:` and `pqn:`, `configs/gymnax/pendulum.yaml`
+`sac:`): jaxrl vs rejax (compile and run), vs Stable-Baselines3 (steps/s, shorter budget; SB3 has no PQN).
 
 As in benchmarks/ppo.py, every repetition of every side is a fresh process with a cold compile
 cache: jaxrl's child (`python -m benchmarks.offpolicy --algo dqn`) runs with
 JAXRL_COMPILATION_CACHE=""; rejax's child (peers/rejax_offpolicy.py) compiles AOT in its own venv;
 SB3's child (peers/sb3_offpolicy.py) uses torch with 1 thread. "run" includes one final evaluation
-(128 episodes) on jaxrl and rejax.
+(128 episodes) on jaxrl and rejax. Every child's peak resident memory is measured from outside.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from benchmarks.timing import alternate, median, ratio, run_child, train_timings
+from benchmarks.timing import alternate, median, ratio, run_child, train_timings, vs_rejax
 from benchmarks.venvs import run_script
 
 # Ours, set to rejax's settings (see `SETTINGS` for the side-by-side text written to RESULTS.md).
@@ -29,8 +29,12 @@ JAXRL = {
         num_envs=1, num_steps=1, gradient_steps=1, buffer_size=10_000, batch_size=256, learning_starts=256,
         num_critics=2, autotune=True, hidden_sizes=(64, 64), activation="silu", learning_rate=1e-2, gamma=0.99,
         tau=0.02, target_entropy_scale=1.0, max_grad_norm=1e9, **RUN)),
+    "pqn": dict(env="CartPole-v1", config=dict(
+        num_envs=16, num_steps=128, update_epochs=5, num_minibatches=16, anneal_lr=False, loss="mse",
+        hidden_sizes=(64, 64), activation="relu", layer_norm=True, learning_rate=3e-4, gamma=0.99, td_lambda=0.9,
+        start_e=1.0, end_e=0.05, exploration_fraction=0.5, max_grad_norm=10.0, **RUN)),
 }
-TIMESTEPS = {"dqn": 100_000, "sac": 10_000}  # rejax's total_timesteps in those configs
+TIMESTEPS = {"dqn": 100_000, "sac": 10_000, "pqn": 524_288}  # rejax's total_timesteps in those configs
 SETTINGS = {
     "dqn": "10 envs x 1 step, then 5 gradient steps of batch 100 per iteration; buffer 50k, learning starts after "
            "5k steps; Adam lr 1e-3, gamma 0.99; double Q, dueling 64x64 swish (SiLU) net, 1-step TD, MSE "
@@ -44,6 +48,16 @@ SETTINGS = {
            "observations (jaxrl's SAC has no such option; SB3 does not either). Before learning starts rejax "
            "acts with its untrained actor, jaxrl and SB3 uniformly at random. Actor log-std range: rejax [-10, 2], "
            "jaxrl [-5, 2], SB3 [-20, 2].",
+    "pqn": "16 envs x 128 steps per iteration, then 5 epochs of 16 minibatches (128 transitions each); no buffer, "
+           "no target network; Q(lambda) targets (lambda 0.9, gamma 0.99) from the current network; 64x64 ReLU net "
+           "with LayerNorm before each activation; MSE (0.5 x squared) loss; constant lr 3e-4; gradient clipping "
+           "10; epsilon 1 -> 0.05 over 50% of the run. Differences: rejax uses Adam and clips element-wise "
+           "(optax.clip), jaxrl's PQN uses RAdam and clips by global norm (it has no optimizer option). rejax "
+           "treats the 500-step time limit as termination, jaxrl bootstraps from the final observation. rejax's "
+           "targets bootstrap from max Q one observation later than Q(lambda)'s (its trajectory stores max Q of "
+           "the next observation and its backward scan hands it one more step back); jaxrl's follow the formula. "
+           "Initialisation: rejax flax's defaults (LeCun normal), jaxrl orthogonal. Evaluation: rejax acts with "
+           "epsilon 0.005, jaxrl greedily. SB3 has no PQN.",
 }
 
 
@@ -80,15 +94,11 @@ def run(algos: tuple[str, ...], timesteps: dict[str, int], sb3_timesteps: dict[s
         if sb3_steps:
             runners["sb3"] = lambda: run_sb3(algo, sb3_steps)
         res = alternate(runners, reps, log)
-        row = {"algo": algo, "env": env, "total_timesteps": steps, "reps": reps, "raw": res}
-        for side in ("jaxrl", "rejax"):
-            for key in ("compile_s", "run_s", "steps_per_s", "final_eval_return_mean"):
-                row[f"{side}_{key}"] = median(res[side], key)
-        row["compile_ratio"] = ratio(row["jaxrl_compile_s"], row["rejax_compile_s"])
-        row["run_ratio"] = ratio(row["jaxrl_run_s"], row["rejax_run_s"])
+        row = {"algo": algo, "env": env, "total_timesteps": steps, "reps": reps, "raw": res, **vs_rejax(res)}
         if "sb3" in res:
             row["sb3_total_timesteps"] = sb3_steps
             row["sb3_steps_per_s"] = median(res["sb3"], "steps_per_s")
+            row["sb3_peak_rss_mib"] = median(res["sb3"], "peak_rss_mib")
             row["sb3_ratio"] = ratio(row["jaxrl_steps_per_s"], row["sb3_steps_per_s"])
         out["rows"].append(row)
     return out

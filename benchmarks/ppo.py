@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from benchmarks.timing import COLD, alternate, median, ratio, run_child, train_timings
+from benchmarks.timing import COLD, alternate, median, ratio, run_child, run_process, train_timings, vs_rejax
 from benchmarks.venvs import run_script
 
 PUREJAXRL = dict(num_envs=4, num_steps=128, update_epochs=4, num_minibatches=4, learning_rate=2.5e-4,
@@ -43,14 +41,11 @@ def run_cli() -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [str(Path(sys.executable).with_name("jaxrl")), "train", "ppo", "--env", "CartPole-v1",
                "--out", tmp, "--name", "run", "--no-progress"]
-        t0 = time.perf_counter()
-        out = subprocess.run(cmd, capture_output=True, text=True, env=COLD, cwd=tmp, check=False)
-        wall = time.perf_counter() - t0
-        if out.returncode:
-            raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
+        _, stats = run_process(cmd, env=COLD, cwd=tmp)
         s = json.loads((Path(tmp) / "run" / "summary.json").read_text())
-    return {"wall_s": wall, "compile_s": s["compile_s"], "train_s": s["train_s"],
-            "total_timesteps": s["total_timesteps"], "final_eval_return_mean": s["final_eval_return_mean"]}
+    return {"wall_s": stats["process_s"], "peak_rss_mib": stats["peak_rss_mib"], "compile_s": s["compile_s"],
+            "train_s": s["train_s"], "total_timesteps": s["total_timesteps"],
+            "final_eval_return_mean": s["final_eval_return_mean"]}
 
 
 def run_rejax(seeds: int, total_timesteps: int) -> dict:
@@ -72,16 +67,13 @@ def run(seeds_list: tuple[int, ...], total_timesteps: int, sb3_timesteps: int, r
         if seeds == 1 and sb3_timesteps:
             runners["sb3"] = lambda: run_sb3(sb3_timesteps)
         res = alternate(runners, reps, log)
-        row = {"seeds": seeds, "reps": reps, "raw": res}
-        for side in ("jaxrl", "rejax"):
-            for key in ("compile_s", "run_s", "steps_per_s", "final_eval_return_mean"):
-                row[f"{side}_{key}"] = median(res[side], key)
-        row["compile_ratio"] = ratio(row["jaxrl_compile_s"], row["rejax_compile_s"])
-        row["run_ratio"] = ratio(row["jaxrl_run_s"], row["rejax_run_s"])
+        row = {"seeds": seeds, "reps": reps, "raw": res, **vs_rejax(res)}
         out["pairs"].append(row)
         if "sb3" in res:
             sb3 = {"total_timesteps": sb3_timesteps, "steps_per_s": median(res["sb3"], "steps_per_s"),
-                   "jaxrl_steps_per_s": row["jaxrl_steps_per_s"], "reps": reps, "raw": res["sb3"]}
+                   "peak_rss_mib": median(res["sb3"], "peak_rss_mib"),
+                   "jaxrl_steps_per_s": row["jaxrl_steps_per_s"], "jaxrl_peak_rss_mib": row["jaxrl_peak_rss_mib"],
+                   "reps": reps, "raw": res["sb3"]}
             sb3["ratio"] = ratio(sb3["jaxrl_steps_per_s"], sb3["steps_per_s"])
             out["sb3"] = sb3
     if cli_reps:
@@ -89,7 +81,8 @@ def run(seeds_list: tuple[int, ...], total_timesteps: int, sb3_timesteps: int, r
         res = alternate({"cli": run_cli}, cli_reps, log)["cli"]
         out["cli"] = {"reps": cli_reps, "raw": res,
                       "total_timesteps": res[0]["total_timesteps"],
-                      **{k: median(res, k) for k in ("wall_s", "compile_s", "train_s", "final_eval_return_mean")}}
+                      **{k: median(res, k) for k in ("wall_s", "compile_s", "train_s", "final_eval_return_mean",
+                                                    "peak_rss_mib")}}
     return out
 
 

@@ -17,6 +17,11 @@ def fmt(value, digits: int = 3) -> str:
     return str(value)
 
 
+def both(a, b) -> str:
+    """`jaxrl / peer` cell."""
+    return f"{fmt(a)} / {fmt(b)}"
+
+
 def x(value) -> str:
     return "-" if value is None else f"{value:.2f}x"
 
@@ -84,17 +89,18 @@ def offpolicy_section(off: dict) -> str:
     rows = [[f"{r['algo'].upper()} {r['env']}", f"{r['total_timesteps']:,}",
              fmt(r["jaxrl_compile_s"]), fmt(r["rejax_compile_s"]), x(r["compile_ratio"]),
              fmt(r["jaxrl_run_s"]), fmt(r["rejax_run_s"]), x(r["run_ratio"]),
-             f"{fmt(r['jaxrl_final_eval_return_mean'])} / {fmt(r['rejax_final_eval_return_mean'])}"]
+             both(r["jaxrl_final_eval_return_mean"], r["rejax_final_eval_return_mean"]),
+             both(r.get("jaxrl_peak_rss_mib"), r.get("rejax_peak_rss_mib"))]
             for r in off["rows"]]
     text = table(["algorithm", "steps", "jaxrl compile s", "rejax compile s", "compile ratio", "jaxrl run s",
-                  "rejax run s", "run ratio", "final eval return (jaxrl / rejax)"], rows)
-    sb3 = [r for r in off["rows"] if r.get("sb3_steps_per_s")]
-    if sb3:
-        text += "\n\n" + table(
-            ["algorithm", "jaxrl steps/s (run only, excl. compile)", "rejax steps/s", "SB3 steps/s (steps)",
-             "jaxrl / SB3"],
-            [[f"{r['algo'].upper()} {r['env']}", fmt(r["jaxrl_steps_per_s"]), fmt(r["rejax_steps_per_s"]),
-              f"{fmt(r['sb3_steps_per_s'])} ({r['sb3_total_timesteps']:,})", x(r["sb3_ratio"])] for r in sb3])
+                  "rejax run s", "run ratio", "final eval return (jaxrl / rejax)", "peak MiB (jaxrl / rejax)"], rows)
+    no_sb3 = ["—"] * 3  # SB3 has no such algorithm
+    text += "\n\n" + table(
+        ["algorithm", "jaxrl steps/s (run only, excl. compile)", "rejax steps/s", "SB3 steps/s (steps)",
+         "jaxrl / SB3", "SB3 peak MiB"],
+        [[f"{r['algo'].upper()} {r['env']}", fmt(r["jaxrl_steps_per_s"]), fmt(r["rejax_steps_per_s"]),
+          *([f"{fmt(r['sb3_steps_per_s'])} ({r['sb3_total_timesteps']:,})", x(r["sb3_ratio"]),
+             fmt(r.get("sb3_peak_rss_mib"))] if r.get("sb3_steps_per_s") else no_sb3)] for r in off["rows"]])
     if off.get("settings"):
         text += "\n\nSettings (ours set to rejax's; SB3 as close as it allows):\n\n" + "\n".join(
             f"- {algo.upper()}: {text_}" for algo, text_ in off["settings"].items())
@@ -138,21 +144,25 @@ def ppo_section(ppo: dict) -> str:
     for p in ppo["pairs"]:
         rows.append([p["seeds"], fmt(p["jaxrl_compile_s"]), fmt(p["rejax_compile_s"]), x(p["compile_ratio"]),
                      fmt(p["jaxrl_run_s"]), fmt(p["rejax_run_s"]), x(p["run_ratio"]),
-                     f"{fmt(p['jaxrl_final_eval_return_mean'])} / {fmt(p['rejax_final_eval_return_mean'])}"])
+                     both(p["jaxrl_final_eval_return_mean"], p["rejax_final_eval_return_mean"]),
+                     both(p.get("jaxrl_peak_rss_mib"), p.get("rejax_peak_rss_mib"))])
     text = table(["seeds (vmapped)", "jaxrl compile s", "rejax compile s", "compile ratio", "jaxrl run s",
-                  "rejax run s", "run ratio", "final eval return (jaxrl / rejax)"], rows)
+                  "rejax run s", "run ratio", "final eval return (jaxrl / rejax)", "peak MiB (jaxrl / rejax)"], rows)
     if ppo.get("sb3"):
         s = ppo["sb3"]
         text += "\n\n" + table(
-            ["", "steps/s (1 seed)", "ratio"],
-            [["jaxrl (run only, excl. compile)", fmt(s["jaxrl_steps_per_s"]), x(s["ratio"])],
-             [f"Stable-Baselines3 ({s['total_timesteps']:,} steps)", fmt(s["steps_per_s"]), "1.00x"]])
+            ["", "steps/s (1 seed)", "ratio", "peak MiB"],
+            [["jaxrl (run only, excl. compile)", fmt(s["jaxrl_steps_per_s"]), x(s["ratio"]),
+              fmt(s.get("jaxrl_peak_rss_mib"))],
+             [f"Stable-Baselines3 ({s['total_timesteps']:,} steps)", fmt(s["steps_per_s"]), "1.00x",
+              fmt(s.get("peak_rss_mib"))]])
     if ppo.get("cli"):
         c = ppo["cli"]
         text += "\n\n" + table(
-            ["CLI (tuned defaults), cold cache", "runs", "steps", "wall s", "compile s", "train s", "final eval return"],
+            ["CLI (tuned defaults), cold cache", "runs", "steps", "wall s", "compile s", "train s", "final eval return",
+             "peak MiB"],
             [["`jaxrl train ppo --env CartPole-v1`", c["reps"], f"{c['total_timesteps']:,}", fmt(c["wall_s"]),
-              fmt(c["compile_s"]), fmt(c["train_s"]), fmt(c["final_eval_return_mean"])]])
+              fmt(c["compile_s"]), fmt(c["train_s"]), fmt(c["final_eval_return_mean"]), fmt(c.get("peak_rss_mib"))]])
     return text
 
 
@@ -162,7 +172,8 @@ def write(results: dict, path: Path = HERE / "RESULTS.md") -> None:
         "# Benchmark results",
         "",
         f"Written by `{results['command']}` on {results['date']}. Medians over alternating repetitions; "
-        "ratios are jaxrl / peer (throughput: higher is better for jaxrl; times: lower is better). "
+        "ratios are jaxrl / peer (throughput: higher is better for jaxrl; times: lower is better). Peak MiB: "
+        "the child process's maximum resident memory (`ru_maxrss` from `os.wait4`). "
         "See README.md for the method. The machine is shared: timings are noisy.",
         "",
         "## Machine",
@@ -200,9 +211,10 @@ def write(results: dict, path: Path = HERE / "RESULTS.md") -> None:
                   sweep_section(w), ""]
     if "offpolicy" in results:
         o = results["offpolicy"]
-        lines += ["## Off-policy: DQN on CartPole-v1, SAC on Pendulum-v1 (rejax's gymnax settings)", "",
+        algos = ", ".join(f"{r['algo'].upper()} on {r['env']}" for r in o["rows"])
+        lines += [f"## Off-policy: {algos} (rejax's gymnax settings)", "",
                   f"Mode `{o['mode']}`, {o['reps']} repetitions, {o['date']}, 1 seed; rejax's own budgets "
-                  "(configs/gymnax/cartpole.yaml `dqn`, pendulum.yaml `sac`). Each run is a fresh process with a "
+                  "(its `configs/gymnax/<env>.yaml`). Each run is a fresh process with a "
                   "cold compile cache; run time includes one final evaluation (128 episodes) on both sides. "
                   "Stable-Baselines3 (torch, 1 thread) runs a shorter budget, so its warm-up (random actions, "
                   "no gradient steps) is a larger share of its run: its steps/s is, if anything, flattered.", "",

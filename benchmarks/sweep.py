@@ -14,7 +14,6 @@ import argparse
 import itertools
 import json
 import os
-import time
 
 from benchmarks.timing import alternate, median, ratio, run_child
 from benchmarks.venvs import run_script
@@ -54,10 +53,8 @@ def _child(kind: str, value: int, total_timesteps: int, cpu_devices: int | None 
 
 
 def run_rejax(seeds: int, total_timesteps: int) -> dict:
-    t0 = time.perf_counter()
-    res = run_script("rejax", "rejax_sweep.py", ["--configs", json.dumps(configs()), "--seeds", str(seeds),
-                                                  "--total-timesteps", str(total_timesteps)], timeout=4 * 3600)
-    return {**res, "process_s": time.perf_counter() - t0}
+    return run_script("rejax", "rejax_sweep.py", ["--configs", json.dumps(configs()), "--seeds", str(seeds),
+                                                 "--total-timesteps", str(total_timesteps)], timeout=4 * 3600)
 
 
 def run(total_timesteps: int, reps: int, sizes: tuple[int, ...], scaling_timesteps: int, log=print) -> dict:

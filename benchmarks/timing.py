@@ -1,12 +1,15 @@
-"""Small helpers shared by the benchmarks: alternating repetitions and medians."""
+"""Small helpers shared by the benchmarks: child processes, alternating repetitions and medians."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,15 +20,51 @@ COLD = {**os.environ, "JAXRL_COMPILATION_CACHE": ""}
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def run_process(cmd: list[str], env: dict[str, str] | None = None, cwd=None,
+                timeout: float | None = None) -> tuple[str, dict[str, float]]:
+    """Run `cmd` to the end; returns its stdout and {"process_s": wall time, "peak_rss_mib": its peak
+    resident memory}. The child is reaped with `os.wait4`, whose `ru_maxrss` (KiB on Linux) is that
+    child's own peak; stdout and stderr go to temporary files, so no pipe needs draining meanwhile.
+    Raises RuntimeError (with stderr's tail) on a non-zero exit, subprocess.TimeoutExpired after
+    `timeout` seconds (the child is killed)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env, cwd=cwd)
+        # os.kill, not proc.kill: Popen's kill polls first, which could reap the child before wait4 does.
+        # Until wait4 reaps it, the child's pid cannot be reused, so the kill cannot hit another process.
+        timer = threading.Timer(timeout, os.kill, (proc.pid, signal.SIGKILL)) if timeout else None
+        if timer:
+            timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:  # interrupted: do not leave the child running
+            proc.kill()
+            proc.wait()
+            raise
+        finally:
+            if timer:
+                timer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
+        stats = {"process_s": time.perf_counter() - t0, "peak_rss_mib": usage.ru_maxrss / 1024}
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if timeout and proc.returncode == -signal.SIGKILL and stats["process_s"] >= timeout:  # the timer's kill
+        raise subprocess.TimeoutExpired(cmd, timeout, stdout, stderr)
+    if proc.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} failed (exit {proc.returncode}):\n{stderr[-3000:]}")
+    return stdout, stats
+
+
+def last_json(stdout: str) -> dict[str, Any]:
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
 def run_child(module: str, args: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
     """`python -m MODULE ARGS` in a fresh process (cold cache, extra `env`); returns its last JSON
-    line plus `process_s`, the whole process's wall time."""
-    cmd = [sys.executable, "-m", module, *args]
-    t0 = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, env={**COLD, **(env or {})}, cwd=ROOT, check=False)
-    if out.returncode:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
-    return {**json.loads(out.stdout.strip().splitlines()[-1]), "process_s": time.perf_counter() - t0}
+    line plus `process_s` (the whole process's wall time) and `peak_rss_mib`."""
+    stdout, stats = run_process([sys.executable, "-m", module, *args], env={**COLD, **(env or {})}, cwd=ROOT)
+    return {**last_json(stdout), **stats}
 
 
 def train_timings(summary: dict[str, Any]) -> dict[str, Any]:
@@ -53,6 +92,17 @@ def alternate(runners: dict[str, Callable[[], dict[str, Any]]], reps: int, log=p
 def median(rows: list[dict], key: str) -> float | None:
     values = [r[key] for r in rows if r.get(key) is not None]
     return statistics.median(values) if values else None
+
+
+COMPARED = ("compile_s", "run_s", "steps_per_s", "final_eval_return_mean", "peak_rss_mib")
+
+
+def vs_rejax(res: dict[str, list[dict]]) -> dict[str, float | None]:
+    """Medians of jaxrl's and rejax's repetitions (`jaxrl_compile_s`, ...) and their compile and run ratios."""
+    row = {f"{side}_{key}": median(res[side], key) for side in ("jaxrl", "rejax") for key in COMPARED}
+    row["compile_ratio"] = ratio(row["jaxrl_compile_s"], row["rejax_compile_s"])
+    row["run_ratio"] = ratio(row["jaxrl_run_s"], row["rejax_run_s"])
+    return row
 
 
 def ratio(a: float | None, b: float | None) -> float | None:

@@ -17,6 +17,8 @@ import sys
 import venv
 from pathlib import Path
 
+from benchmarks.timing import last_json, run_process
+
 HERE = Path(__file__).resolve().parent
 PEERS_DIR = HERE / ".peers"
 SCRIPTS_DIR = HERE / "peers"
@@ -63,12 +65,10 @@ def _check_call(cmd: list[str], log_file: Path) -> None:
 
 
 def run_script(name: str, script: str, args: list[str], timeout: float = 1800, env=None) -> dict:
-    """Run `peers/<script>` with peer `name`'s python in a fresh process; returns its last JSON line."""
-    cmd = [str(ensure(name)), str(SCRIPTS_DIR / script), *args]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
-    if result.returncode:
-        raise RuntimeError(f"{' '.join(cmd)} failed (exit {result.returncode}):\n{result.stderr[-3000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    """Run `peers/<script>` with peer `name`'s python in a fresh process; returns its last JSON line
+    plus `process_s` and `peak_rss_mib` (see timing.run_process)."""
+    stdout, stats = run_process([str(ensure(name)), str(SCRIPTS_DIR / script), *args], env=env, timeout=timeout)
+    return {**last_json(stdout), **stats}
 
 
 class PeerProcess:

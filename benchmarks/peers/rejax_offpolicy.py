@@ -1,7 +1,7 @@
-"""rejax DQN (gymnax CartPole-v1) or SAC (gymnax Pendulum-v1) with rejax's own gymnax configs; prints one JSON line.
+"""rejax DQN or PQN (gymnax CartPole-v1) or SAC (gymnax Pendulum-v1) with rejax's own gymnax configs; prints one JSON line.
 
 Run with the rejax venv's python:  rejax_offpolicy.py --algo dqn --total-timesteps 100000
-Settings: rejax's `configs/gymnax/cartpole.yaml` (`dqn:`) and `configs/gymnax/pendulum.yaml` (`sac:`),
+Settings: rejax's `configs/gymnax/cartpole.yaml` (`dqn:`, `pqn:`) and `configs/gymnax/pendulum.yaml` (`sac:`),
 except that training evaluates once, at the end (128 episodes, rejax's default), as jaxrl's run does.
 Compile (AOT `.lower().compile()`) and run are timed separately, in this fresh process. The env gets
 rejax_ppo.py's OldStepAPI shim (rejax 0.1.3 expects gymnax's pre-1.0 5-value `step`).
@@ -28,6 +28,11 @@ CONFIGS = {
     "sac": dict(env="Pendulum-v1", algo="SAC", config=dict(
         agent_kwargs={"activation": "swish"}, num_envs=1, buffer_size=10_000, fill_buffer=256, batch_size=256,
         learning_rate=0.01, num_epochs=1, gamma=0.99, polyak=0.98, normalize_observations=True)),
+    # configs/gymnax/cartpole.yaml, pqn: (rejax's PQN fixes its net: 64x64, Dense -> LayerNorm -> ReLU)
+    "pqn": dict(env="CartPole-v1", algo="PQN", config=dict(
+        num_envs=16, num_steps=128, num_minibatches=16, max_grad_norm=10, learning_rate=0.0003, num_epochs=5,
+        eps_start=1, eps_end=0.05, exploration_fraction=0.5, gamma=0.99, td_lambda=0.9,
+        normalize_observations=False)),
 }
 
 
