@@ -17,12 +17,17 @@ def linear_schedule(step: jax.Array, start: jax.Array | float, end: jax.Array | 
 
 
 def epsilon_greedy(q_values: jax.Array, epsilon: jax.Array | float, key: jax.Array) -> jax.Array:
-    """Argmax of `q_values [..., A]` with probability `1 - epsilon`, else a uniform action ([...] int32)."""
-    key_explore, key_action = jax.random.split(key)
+    """Argmax of `q_values [..., A]` with probability `1 - epsilon`, else a uniform action ([...] int32).
+
+    One uniform draw `u` serves both choices (each random-number site costs compile and run time):
+    explore when `u < epsilon`; then `u / epsilon` is uniform on [0, 1) and picks the action.
+    """
+    num_actions = q_values.shape[-1]
     greedy = jnp.argmax(q_values, axis=-1)
-    random = jax.random.randint(key_action, greedy.shape, 0, q_values.shape[-1])
-    explore = jax.random.uniform(key_explore, greedy.shape) < epsilon
-    return jnp.where(explore, random, greedy).astype(jnp.int32)
+    u = jax.random.uniform(key, greedy.shape)
+    epsilon = jnp.asarray(epsilon, jnp.float32)
+    random = jnp.minimum(u / jnp.maximum(epsilon, 1e-12) * num_actions, num_actions - 1).astype(jnp.int32)
+    return jnp.where(u < epsilon, random, greedy).astype(jnp.int32)
 
 
 def gaussian_noise(action: jax.Array, std: jax.Array | float, key: jax.Array,
