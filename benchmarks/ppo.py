@@ -4,8 +4,8 @@ Every repetition of every side runs in a fresh process, so each compile is cold:
 (`python -m benchmarks.ppo --seeds N`) runs with JAXRL_COMPILATION_CACHE="" (no persistent XLA
 cache), and rejax's child compiles with AOT `.lower().compile()` in its own venv. Both report
 compile time and run time separately; "run" includes one final evaluation on both sides.
-The CLI row is the whole `jaxrl train ppo --env CartPole-v1` process (default tuned config,
-cold cache), measured from outside.
+The CLI rows are the whole `jaxrl train ppo --env CartPole-v1` process (default tuned config),
+measured from outside: with no compile cache, and warm (a cache filled by an earlier run).
 """
 
 from __future__ import annotations
@@ -36,12 +36,14 @@ def run_jaxrl(seeds: int, total_timesteps: int) -> dict:
     return run_child("benchmarks.ppo", ["--seeds", str(seeds), "--total-timesteps", str(total_timesteps)])
 
 
-def run_cli() -> dict:
-    """Whole-process wall time of `jaxrl train ppo --env CartPole-v1` with a cold compile cache."""
+def run_cli(cache_dir: str | None = None) -> dict:
+    """Whole-process wall time of `jaxrl train ppo --env CartPole-v1`: with no compile cache (cold), or
+    warm with `cache_dir` holding the programs of an earlier run of the same command."""
+    env = COLD if cache_dir is None else {**COLD, "JAXRL_COMPILATION_CACHE": cache_dir}
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [str(Path(sys.executable).with_name("jaxrl")), "train", "ppo", "--env", "CartPole-v1",
                "--out", tmp, "--name", "run", "--no-progress"]
-        _, stats = run_process(cmd, env=COLD, cwd=tmp)
+        _, stats = run_process(cmd, env=env, cwd=tmp)
         s = json.loads((Path(tmp) / "run" / "summary.json").read_text())
     return {"wall_s": stats["process_s"], "peak_rss_mib": stats["peak_rss_mib"], "compile_s": s["compile_s"],
             "train_s": s["train_s"], "total_timesteps": s["total_timesteps"],
@@ -77,12 +79,14 @@ def run(seeds_list: tuple[int, ...], total_timesteps: int, sb3_timesteps: int, r
             sb3["ratio"] = ratio(sb3["jaxrl_steps_per_s"], sb3["steps_per_s"])
             out["sb3"] = sb3
     if cli_reps:
-        log("  CLI: jaxrl train ppo --env CartPole-v1 (cold compile cache)")
-        res = alternate({"cli": run_cli}, cli_reps, log)["cli"]
-        out["cli"] = {"reps": cli_reps, "raw": res,
-                      "total_timesteps": res[0]["total_timesteps"],
-                      **{k: median(res, k) for k in ("wall_s", "compile_s", "train_s", "final_eval_return_mean",
-                                                    "peak_rss_mib")}}
+        log("  CLI: jaxrl train ppo --env CartPole-v1, cold vs warm compile cache")
+        with tempfile.TemporaryDirectory() as cache:
+            run_cli(cache)  # fills the cache for the warm runs
+            res = alternate({"cold": run_cli, "warm": lambda: run_cli(cache)}, cli_reps, log)
+        for name, key in (("cold", "cli"), ("warm", "cli_warm")):
+            out[key] = {"reps": cli_reps, "raw": res[name], "total_timesteps": res[name][0]["total_timesteps"],
+                        **{k: median(res[name], k) for k in ("wall_s", "compile_s", "train_s",
+                                                             "final_eval_return_mean", "peak_rss_mib")}}
     return out
 
 
