@@ -145,14 +145,16 @@ class ReplayBuffer:
         n, rows = self.sequence_length, self.rows
         oldest = (state.pos - state.size) % rows
         num_starts = jnp.maximum(state.size - n + 1, 1)
-        key_row, key_env = jax.random.split(key)
         if not self.prioritized:
-            offset = jax.random.randint(key_row, (self.batch_size,), 0, num_starts)
-            start = (oldest + offset) % rows
-            envs = jax.random.randint(key_env, (self.batch_size,), 0, self.num_envs)
+            # One draw of 32-bit integers for (start, env) pairs: every random-number site costs
+            # compile time, and the modulo bias (count / 2^32) is negligible at any buffer size.
+            count = (num_starts * self.num_envs).astype(jnp.uint32)
+            flat = (jax.random.bits(key, (self.batch_size,), jnp.uint32) % count).astype(jnp.int32)
+            start = (oldest + flat // self.num_envs) % rows
+            envs = flat % self.num_envs
             weights = jnp.ones((self.batch_size,), jnp.float32)
         else:
-            start, envs, weights = self._sample_prioritized(state, key_row, oldest, num_starts, alpha, beta)
+            start, envs, weights = self._sample_prioritized(state, key, oldest, num_starts, alpha, beta)
         steps = (start[None, :] + jnp.arange(n)[:, None]) % rows  # [n, batch]
         experience = jax.tree.map(lambda buf: buf[steps, envs[None, :]], state.data)
         return ReplaySample(experience, start.astype(jnp.int32), envs.astype(jnp.int32), weights)

@@ -36,6 +36,16 @@ def test_wrap_around_overwrites_the_oldest_rows():
         buf.add(state, _ids(0, 5, 2))
 
 
+def test_uniform_sampling_covers_every_stored_item_equally():
+    buf = ReplayBuffer(capacity=30, num_envs=3, batch_size=60_000)  # 10 rows per env copy
+    state = buf.add(buf.init({"id": jnp.int32(0)}), _ids(0, 7, 3))  # 7 of 10 rows filled
+    ids = np.asarray(buf.sample(state, jax.random.key(1)).experience["id"]).ravel()
+    values, counts = np.unique(ids, return_counts=True)
+    assert set(values.tolist()) == {t * 100 + e for t in range(7) for e in range(3)}
+    expected = ids.size / 21
+    assert np.all(np.abs(counts - expected) < 5 * np.sqrt(expected)), counts
+
+
 def test_sequences_are_consecutive_and_never_cross_the_write_head():
     buf = ReplayBuffer(capacity=10, num_envs=2, batch_size=1000, sequence_length=3)  # 5 rows
     state = buf.init({"id": jnp.int32(0)})
