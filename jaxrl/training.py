@@ -509,9 +509,13 @@ def _get_program(resolved: ResolvedConfig, env, env_params, keys, hparams, eval_
         # init runs once and is tiny: on CPU, skip LLVM's optimisations (its compile time halves).
         init_options = {"xla_backend_optimization_level": 0} if jax.default_backend() == "cpu" else None
         init_future = pool.submit(init_lowered().compile, init_options)
+        compile_eval = lambda: evaluate_all.lower(state_shape, eval_key).compile()  # noqa: E731
+        # Several devices: compile it now. Compiling beside a multi-device execution was seen to
+        # deadlock XLA:CPU (SAC, 2 members on 2 CPU devices, hung inside the chunk).
+        eval_future = pool.submit(compile_eval) if state_sharding is not None else None
         init_compiled, chunk_compiled = init_future.result(), chunk_future.result()
-    # Evaluation is first needed after a chunk: trace and compile it while training starts.
-    eval_future = _BACKGROUND.submit(lambda: evaluate_all.lower(state_shape, eval_key).compile())
+    # One device: evaluation is first needed after a chunk, so compile it while training starts.
+    eval_future = eval_future or _BACKGROUND.submit(compile_eval)
     program = _Program(init_compiled, chunk_compiled, eval_future, policy=fns.policy,
                        steps_per_update=fns.steps_per_update, compile_s=time.perf_counter() - t0,
                        state_shape=state_shape, float_leaves=_float_leaf_names(state_shape),
