@@ -496,7 +496,9 @@ def _get_program(resolved: ResolvedConfig, env, env_params, keys, hparams, eval_
     else:
         state_sharding = small = sharding.member_sharding(int(keys.shape[0]))
     # (without shardings, lower init from the trace that gave the state's shapes: no second trace)
+    init_on_one_device = state_sharding is not None and jax.default_backend() == "cpu"
     init_lowered = (init_traced.lower if state_sharding is None
+                    else _one_device_init(init_fn, keys, hparams) if init_on_one_device
                     else jax.jit(init_fn, out_shardings=state_sharding).trace(keys, hparams).lower)
     chunk = jax.jit(chunk_fn, donate_argnums=(0,),
                     **({} if small is None else {"out_shardings": (state_sharding, small, small)}))
@@ -509,13 +511,11 @@ def _get_program(resolved: ResolvedConfig, env, env_params, keys, hparams, eval_
         # init runs once and is tiny: on CPU, skip LLVM's optimisations (its compile time halves).
         init_options = {"xla_backend_optimization_level": 0} if jax.default_backend() == "cpu" else None
         init_future = pool.submit(init_lowered().compile, init_options)
-        compile_eval = lambda: evaluate_all.lower(state_shape, eval_key).compile()  # noqa: E731
-        # Several devices: compile it now. Compiling beside a multi-device execution was seen to
-        # deadlock XLA:CPU (SAC, 2 members on 2 CPU devices, hung inside the chunk).
-        eval_future = pool.submit(compile_eval) if state_sharding is not None else None
         init_compiled, chunk_compiled = init_future.result(), chunk_future.result()
-    # One device: evaluation is first needed after a chunk, so compile it while training starts.
-    eval_future = eval_future or _BACKGROUND.submit(compile_eval)
+    if init_on_one_device:
+        init_compiled = _placed_after(init_compiled, state_sharding)
+    # Evaluation is first needed after a chunk, so it compiles while training starts.
+    eval_future = _BACKGROUND.submit(lambda: evaluate_all.lower(state_shape, eval_key).compile())
     program = _Program(init_compiled, chunk_compiled, eval_future, policy=fns.policy,
                        steps_per_update=fns.steps_per_update, compile_s=time.perf_counter() - t0,
                        state_shape=state_shape, float_leaves=_float_leaf_names(state_shape),
@@ -606,6 +606,28 @@ def _init_members(init, num_members: int):
     if num_members == 1 or jax.default_backend() != "cpu":
         return _over_members(init, num_members, in_axes=(0, 0))
     return lambda keys, hparams: jax.lax.map(lambda member: init(*member), (keys, hparams))
+
+
+def _one_device_init(init_fn, keys, hparams):
+    """`lower` of `init_fn` compiled for the first device alone (see `_placed_after`)."""
+    first = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    on_first = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=first), (keys, hparams))
+    return jax.jit(init_fn).trace(*on_first).lower
+
+
+def _placed_after(init_compiled, state_sharding):
+    """Run the one-device `init_compiled` on the first device, then split its state over the devices.
+
+    Only for several CPU devices: each device's part of a sharded init would run at the same time,
+    and two batched LAPACK calls (the QR of orthogonal initialisers) on XLA:CPU's shared intra-op
+    pool wait on each other forever (seen: SAC, 2 members on 2 CPU devices). Host memory is shared,
+    so the placement is a copy."""
+    first = jax.devices()[0]
+
+    def init(keys, hparams):
+        return jax.device_put(init_compiled(*jax.device_put((keys, hparams), first)), state_sharding)
+
+    return init
 
 
 def _with_finite_flags(chunk):

@@ -104,3 +104,31 @@ def test_one_run_on_four_devices_splits_its_env_batch(tmp_path):
                         config={**SETTINGS, "num_envs": 8}, out=None, progress=False)
     for x, y in zip(jax.tree.leaves(restored.policy), jax.tree.leaves(alone.state.policy)):
         np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-4, atol=1e-5)
+
+
+def test_population_init_on_several_cpu_devices_does_not_deadlock(tmp_path):
+    """Regression: a sharded init ran each device's part at once, and two batched LAPACK QRs (SAC's
+    vmapped critics' orthogonal initialisers) waited on each other in XLA:CPU's shared intra-op
+    pool forever; 200 inits of 2 members on 2 devices hung within seconds. Init now runs on one
+    device and its state is then split over the devices."""
+    code = """
+        import jax, jaxrl
+        from jaxrl import training
+        from jaxrl.config import resolve
+        resolved = resolve("sac", "Pendulum-v1", {"buffer_size": 1000}, seeds=[0, 1])
+        env, params = jaxrl.make("Pendulum-v1")
+        keys, hparams = training._place_inputs(training.member_inputs(resolved, 2), False)
+        program, _ = training._get_program(resolved, env, params, keys, hparams, jax.random.key(0))
+        for _ in range(200):
+            state = jax.block_until_ready(program.init(keys, hparams))
+        assert all(len(x.sharding.device_set) == 2 for x in jax.tree.leaves(state))
+        print("OK")
+    """
+    process = _python(code, {"XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+                             "JAXRL_COMPILATION_CACHE": ""}, tmp_path)
+    try:
+        out = _finish(process, timeout=150)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise AssertionError("population init on 2 CPU devices did not finish in 150 s (deadlock)") from None
+    assert out.strip().endswith("OK"), out[-2000:]
