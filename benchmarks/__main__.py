@@ -1,7 +1,9 @@
-"""`python -m benchmarks [--quick] [--only env|ppo|sweep|offpolicy] [--reps N]`: measure jaxrl against its peers.
+"""`python -m benchmarks [--quick] [--only env|ppo|sweep|offpolicy] [--reps N] [--peer-python PATH]`: measure
+jaxrl against its peers on JAX's default backend.
 
 Writes benchmarks/results.json (all measurements, kept across `--only` runs), RESULTS.md and
-results.png. See benchmarks/README.md.
+results.png. On a GPU the same command measures there and files its results under the "gpu" key
+(their own section of RESULTS.md); CPU and GPU figures never share a ratio. See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -12,8 +14,15 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 
-from benchmarks import env_throughput, machine, offpolicy, ppo, report, sweep, venvs
+# On a GPU, every program (this one and each child) takes device memory as it needs it: by default
+# JAX's first process would reserve 75% of it and leave the children too little.
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
+import jax  # noqa: E402
+
+from benchmarks import env_throughput, machine, offpolicy, ppo, report, sweep, venvs  # noqa: E402
 
 ENVS, NUM_ENVS = env_throughput.ENVS, env_throughput.NUM_ENVS
 MODES = {
@@ -32,6 +41,20 @@ MODES = {
         # only), and it has no PQN
         offpolicy_timesteps=offpolicy.TIMESTEPS, offpolicy_sb3_timesteps={"dqn": 25_000, "sac": 3_000}),
 }
+for _mode in MODES.values():
+    _mode.update(ppo_seeds=(1, 16), peers=("envpool", "rejax", "sb3"))
+# On an accelerator: more env copies and members (what it is for), no CPU-only peers (EnvPool, SB3),
+# no CLI rows (its tuned config is sized for CPU). Everything else as on CPU.
+ACCELERATOR = {
+    "quick": dict(cells=[("CartPole-v1", n) for n in (1024, 16384, 262144)] + [("Pendulum-v1", 16384),
+                                                                             ("Acrobot-v1", 16384)],
+                  env_budget=2**22, ppo_seeds=(1, 64), sizes=(1, 64, 1024, 4096), scaling_timesteps=65_536),
+    "full": dict(cells=[(e, n) for e in ENVS for n in (1024, 16384, 262144)], env_budget=2**22,
+                 ppo_seeds=(1, 64), sweep_timesteps=131_072, sizes=(1, 16, 256, 1024, 4096),
+                 scaling_timesteps=131_072),
+}
+for _mode in ACCELERATOR.values():
+    _mode.update(sb3_timesteps=0, cli_reps=0, offpolicy_sb3_timesteps={}, peers=("rejax",))
 
 NOTES = [
     "rejax 0.1.3 calls gymnax's pre-1.0 `step` (5 values); its peer script wraps gymnax 1.0.1's env so "
@@ -42,6 +65,16 @@ NOTES = [
     "SB3 uses torch with 1 thread (on this shared 2-core machine, 2 threads made SB3 ~7x slower).",
     "EnvPool's random actions are pre-drawn and cycled; jaxrl's and gymnax's are drawn inside the program.",
 ]
+ACCELERATOR_NOTES = [
+    "Same programs and settings as on CPU. EnvPool and Stable-Baselines3 are CPU tools and are left out; so are "
+    "the CLI rows (its tuned defaults are sized for CPU).",
+    "rejax runs with the same interpreter and packages as jaxrl (`--peer-python`: the GPU machine has no package "
+    "index, so rejax 0.1.3 and its pure-Python dependencies were installed there from wheels, over that "
+    "machine's own jax, flax and optax; see Peer versions).",
+    "rejax 0.1.3 calls gymnax's pre-1.0 `step`; its peer script wraps gymnax 1.0.1's env (as on CPU).",
+    "Every process allocates GPU memory as it needs it (XLA_PYTHON_CLIENT_PREALLOCATE=false), jaxrl's and rejax's "
+    "alike.",
+]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,19 +83,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=("env", "ppo", "sweep", "offpolicy"),
                         help="run one section (others are kept from results.json)")
     parser.add_argument("--reps", type=int, help="repetitions per pair (default: 3 quick, 5 full; at least 3)")
+    parser.add_argument("--peer-python", type=Path,
+                        help="run the peers with this Python instead of their venvs under benchmarks/.peers "
+                             "(a machine with no package index; the peers' packages must be installed there)")
     args = parser.parse_args(argv)
+    backend = jax.default_backend()
     mode_name = "quick" if args.quick else "full"
-    mode = MODES[mode_name]
+    mode = MODES[mode_name] if backend == "cpu" else {**MODES[mode_name], **ACCELERATOR[mode_name]}
     reps = max(3, args.reps or mode["reps"])
+    venvs.OVERRIDE = args.peer_python
     path = report.HERE / "results.json"
-    results = json.loads(path.read_text()) if path.exists() else {}
+    saved = json.loads(path.read_text()) if path.exists() else {}
+    # CPU results at the top level (as always); an accelerator's under its backend's name.
+    results = saved if backend == "cpu" else saved.setdefault(backend, {})
     now = datetime.datetime.now().isoformat(timespec="seconds")
     results.update(command="python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:]),
-                   date=now, machine=machine.info(), notes=NOTES)
+                   date=now, machine=machine.info(), notes=NOTES if backend == "cpu" else ACCELERATOR_NOTES)
     t_start = time.perf_counter()
 
-    print("preparing peer venvs (created once, under benchmarks/.peers/)", flush=True)
-    peers = {"env": ["envpool"], "ppo": ["rejax", "sb3"], "sweep": ["rejax"], "offpolicy": ["rejax", "sb3"]}.get(args.only, ["envpool", "rejax", "sb3"])
+    section_peers = {"env": ["envpool"], "ppo": ["rejax", "sb3"], "sweep": ["rejax"], "offpolicy": ["rejax", "sb3"]}
+    peers = [p for p in section_peers.get(args.only, ["envpool", "rejax", "sb3"]) if p in mode["peers"]]
+    print(f"JAX backend {backend}; preparing peer venvs (created once, under benchmarks/.peers/)", flush=True)
     for name in peers:
         venvs.ensure(name)
     results["peer_versions"] = {
@@ -76,26 +117,27 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.only in (None, "env"):
         print(f"env throughput ({mode_name}, {reps} reps)", flush=True)
-        rows = env_throughput.run(mode["cells"], reps, mode["env_budget"], mode["env_min_time"], log=_log)
+        rows = env_throughput.run(mode["cells"], reps, mode["env_budget"], mode["env_min_time"],
+                                  with_envpool="envpool" in mode["peers"], log=_log)
         results["env"] = {"mode": mode_name, "reps": reps, "date": now, "rows": rows}
-        _save(results, path)
+        _save(saved, results, path)
     if args.only in (None, "ppo"):
         print(f"PPO ({mode_name}, {reps} reps)", flush=True)
-        out = ppo.run((1, 16), mode["ppo_timesteps"], mode["sb3_timesteps"], reps, mode["cli_reps"], log=_log)
+        out = ppo.run(mode["ppo_seeds"], mode["ppo_timesteps"], mode["sb3_timesteps"], reps, mode["cli_reps"], log=_log)
         results["ppo"] = {"mode": mode_name, "reps": reps, "date": now, **out}
-        _save(results, path)
+        _save(saved, results, path)
     if args.only in (None, "sweep"):
         sweep_reps = args.reps or mode["sweep_reps"]  # whole sweeps are long: 1 repetition unless asked
         print(f"sweep ({mode_name}, {sweep_reps} reps)", flush=True)
         out = sweep.run(mode["sweep_timesteps"], sweep_reps, mode["sizes"], mode["scaling_timesteps"], log=_log)
         results["sweep"] = {"mode": mode_name, "reps": sweep_reps, "date": now, **out}
-        _save(results, path)
+        _save(saved, results, path)
     if args.only in (None, "offpolicy"):
         algos = tuple(offpolicy.JAXRL)
         print(f"off-policy: {', '.join(a.upper() for a in algos)} ({mode_name}, {reps} reps)", flush=True)
         out = offpolicy.run(algos, mode["offpolicy_timesteps"], mode["offpolicy_sb3_timesteps"], reps, log=_log)
         results["offpolicy"] = {"mode": mode_name, "reps": reps, "date": now, **out}
-        _save(results, path)
+        _save(saved, results, path)
     print(f"done in {time.perf_counter() - t_start:.0f} s; wrote {path.parent / 'RESULTS.md'} and results.png")
     return 0
 
@@ -104,13 +146,14 @@ def _log(message: str) -> None:
     print(message, flush=True)
 
 
-def _save(results: dict, path) -> None:
+def _save(saved: dict, results: dict, path) -> None:
+    """Write results.json (`saved`: all backends; `results`: this run's part of it) and the reports."""
     results["machine"]["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
     results["machine"]["git_commit_end"] = machine.git_commit()  # others may commit while we run
-    path.write_text(json.dumps(results, indent=1, default=float) + "\n")
-    report.write(results)
-    report.plot(results)
-    report.update_readme(results)
+    path.write_text(json.dumps(saved, indent=1, default=float) + "\n")
+    report.write(saved)
+    report.plot(saved)
+    report.update_readme(saved)
 
 
 if __name__ == "__main__":

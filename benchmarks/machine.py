@@ -40,6 +40,10 @@ def versions(packages=("jax", "jaxlib", "flax", "optax", "gymnax", "jaxrl", "num
 
 
 def git_commit() -> str | None:
+    """This checkout's commit (`+dirty` with uncommitted changes); GIT_COMMIT names it where the
+    tree was copied without its .git folder (e.g. onto a GPU machine)."""
+    if os.environ.get("GIT_COMMIT"):
+        return os.environ["GIT_COMMIT"]
     try:
         root = Path(__file__).resolve().parent.parent
         sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True)
@@ -62,6 +66,7 @@ def info() -> dict:
         "python": platform.python_version(),
         "jax_backend": jax.default_backend(),
         "jax_devices": [str(d) for d in jax.devices()],
+        "accelerator": None if jax.default_backend() == "cpu" else jax.devices()[0].device_kind,
         "versions": versions(),
         "git_commit": git_commit(),
     }

@@ -41,7 +41,7 @@ def run_cli(cache_dir: str | None = None) -> dict:
     warm with `cache_dir` holding the programs of an earlier run of the same command."""
     env = COLD if cache_dir is None else {**COLD, "JAXRL_COMPILATION_CACHE": cache_dir}
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [str(Path(sys.executable).with_name("jaxrl")), "train", "ppo", "--env", "CartPole-v1",
+        cmd = [sys.executable, "-m", "jaxrl", "train", "ppo", "--env", "CartPole-v1",
                "--out", tmp, "--name", "run", "--no-progress"]
         _, stats = run_process(cmd, env=env, cwd=tmp)
         s = json.loads((Path(tmp) / "run" / "summary.json").read_text())

@@ -170,66 +170,96 @@ def ppo_section(ppo: dict) -> str:
     return text
 
 
-def write(results: dict, path: Path = HERE / "RESULTS.md") -> None:
-    m = results["machine"]
-    lines = [
-        "# Benchmark results",
-        "",
-        f"Written by `{results['command']}` on {results['date']}. Medians over alternating repetitions; "
-        "ratios are jaxrl / peer (throughput: higher is better for jaxrl; times: lower is better). Peak MiB: "
-        "the child process's maximum resident memory (`ru_maxrss` from `os.wait4`). "
-        "See README.md for the method. The machine is shared: timings are noisy.",
-        "",
-        "## Machine",
-        "",
-        table(["", ""], [
-            ["CPU", f"{m['cpu']}, {m['cores']} cores"], ["memory", f"{m['memory_gib']} GiB"],
-            ["load average at start / end (1, 5, 15 min)", ", ".join(str(v) for v in m["load_average"]) + " / "
-             + ", ".join(str(v) for v in m.get("load_average_end", []))],
-            ["OS", m["os"]], ["Python", m["python"]], ["JAX backend", f"{m['jax_backend']} {m['jax_devices']}"],
-            ["ours", ", ".join(f"{k} {v}" for k, v in m["versions"].items())], ["jaxrl commit at start / end", f"{m['git_commit']} / {m.get('git_commit_end', '-')}"],
-        ]),
-        "",
-        "## Targets",
-        "",
-        table(["claim", "target", "measured", ""], targets(results)),
-        "",
-    ]
+def machine_table(m: dict) -> str:
+    return table(["", ""], [
+        ["CPU", f"{m['cpu']}, {m['cores']} cores"], ["memory", f"{m['memory_gib']} GiB"],
+        *([["accelerator", m["accelerator"]]] if m.get("accelerator") else []),
+        ["load average at start / end (1, 5, 15 min)", ", ".join(str(v) for v in m["load_average"]) + " / "
+         + ", ".join(str(v) for v in m.get("load_average_end", []))],
+        ["OS", m["os"]], ["Python", m["python"]], ["JAX backend", f"{m['jax_backend']} {m['jax_devices']}"],
+        ["ours", ", ".join(f"{k} {v}" for k, v in m["versions"].items())],
+        ["jaxrl commit at start / end", f"{m['git_commit']} / {m.get('git_commit_end', '-')}"],
+    ])
+
+
+def sections(results: dict, h: str) -> list[str]:
+    """The measured sections of one backend's results, with headings of level `h` ("##", "###")."""
+    lines = []
     if "env" in results:
         e = results["env"]
-        lines += ["## Environment throughput (random actions)", "",
+        envpool = any(r.get("envpool_steps_per_s") for r in e["rows"])
+        lines += [f"{h} Environment throughput (random actions)", "",
                   f"Mode `{e['mode']}`, {e['reps']} repetitions, {e['date']}. jaxrl and gymnax: N copies vmapped "
-                  "in a jitted `lax.scan` in this process (compile timed once per cell); EnvPool: "
-                  f"`num_threads = min(cores, N)`, `batch_size = N`.", "", env_section(e), ""]
+                  "in a jitted `lax.scan` in this process (compile timed once per cell)"
+                  + ("; EnvPool: `num_threads = min(cores, N)`, `batch_size = N`." if envpool else "."), "",
+                  env_section(e), ""]
     if "ppo" in results:
         p = results["ppo"]
-        lines += ["## PPO on CartPole-v1 (PureJaxRL settings)", "",
+        lines += [f"{h} PPO on CartPole-v1 (PureJaxRL settings)", "",
                   f"Mode `{p['mode']}`, {p['reps']} repetitions, {p['date']}, {p['total_timesteps']:,} steps per seed. "
                   "Each run is a fresh process with a cold compile cache. Run time includes one final "
                   "evaluation on both sides.", "", ppo_section(p), ""]
     if "sweep" in results:
         w = results["sweep"]
-        lines += ["## Sweeps: a population in one program (PureJaxRL CartPole settings)", "",
+        lines += [f"{h} Sweeps: a population in one program (PureJaxRL CartPole settings)", "",
                   f"Mode `{w['mode']}`, {w['reps']} repetitions, {w['date']}, {w['sweep']['total_timesteps']:,} steps "
                   f"per member (scaling: {w['scaling_timesteps']:,}). Whole processes, cold compile cache.", "",
                   sweep_section(w), ""]
     if "offpolicy" in results:
         o = results["offpolicy"]
         algos = ", ".join(f"{r['algo'].upper()} on {r['env']}" for r in o["rows"])
-        lines += [f"## Off-policy: {algos} (rejax's gymnax settings)", "",
+        sb3 = any(r.get("sb3_steps_per_s") for r in o["rows"])
+        lines += [f"{h} Off-policy: {algos} (rejax's gymnax settings)", "",
                   f"Mode `{o['mode']}`, {o['reps']} repetitions, {o['date']}, 1 seed; rejax's own budgets "
                   "(its `configs/gymnax/<env>.yaml`). Each run is a fresh process with a "
-                  "cold compile cache; run time includes one final evaluation (128 episodes) on both sides. "
-                  "Stable-Baselines3 (torch, 1 thread) runs a shorter budget, so its warm-up (random actions, "
-                  "no gradient steps) is a larger share of its run: its steps/s is, if anything, flattered.", "",
+                  "cold compile cache; run time includes one final evaluation (128 episodes) on both sides."
+                  + (" Stable-Baselines3 (torch, 1 thread) runs a shorter budget, so its warm-up (random actions, "
+                     "no gradient steps) is a larger share of its run: its steps/s is, if anything, flattered."
+                     if sb3 else ""), "",
                   offpolicy_section(o), ""]
-    lines += ["## Peer versions", "", table(["peer", "versions (own venv under benchmarks/.peers/)"],
-                                           [[k, ", ".join(f"{n} {v}" for n, v in vs.items())]
-                                            for k, vs in results.get("peer_versions", {}).items()]), ""]
+    lines += [f"{h} Peer versions", "", table(["peer", "versions"],
+                                             [[k, ", ".join(f"{n} {v}" for n, v in vs.items())]
+                                              for k, vs in results.get("peer_versions", {}).items()]), ""]
     if results.get("notes"):
-        lines += ["## Notes", ""] + [f"- {n}" for n in results["notes"]] + [""]
-    lines += ["![results](results.png)", ""]
+        lines += [f"{h} Notes", ""] + [f"- {n}" for n in results["notes"]] + [""]
+    return lines
+
+
+def write(results: dict, path: Path = HERE / "RESULTS.md") -> None:
+    """RESULTS.md: the CPU results (top level of results.json), then each accelerator's (its key)."""
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Written by `{results['command']}` on {results['date']}. Medians over alternating repetitions; "
+        "ratios are jaxrl / peer (throughput: higher is better for jaxrl; times: lower is better). Peak MiB: "
+        "the child process's maximum resident memory (`ru_maxrss` from `os.wait4`). "
+        "See README.md for the method. The machine is shared: timings are noisy. CPU and GPU figures are "
+        "measured on different machines and never share a ratio.",
+        "",
+        "## Machine",
+        "",
+        machine_table(results["machine"]),
+        "",
+        "## Targets",
+        "",
+        table(["claim", "target", "measured", ""], targets(results)),
+        "",
+        *sections(results, "##"),
+        "![results](results.png)",
+        "",
+    ]
+    for backend in ACCELERATORS:
+        if backend in results:
+            acc = results[backend]
+            lines += [f"## On {backend.upper()}: {acc['machine'].get('accelerator')}", "",
+                      f"Written by `{acc['command']}` on {acc['date']}, on that machine.", "",
+                      "### Machine", "", machine_table(acc["machine"]), "",
+                      "### Targets", "", table(["claim", "target", "measured", ""], targets(acc)), "",
+                      *sections(acc, "###")]
     path.write_text("\n".join(lines))
+
+
+ACCELERATORS = ("gpu", "tpu")
 
 
 README_START, README_END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
@@ -248,6 +278,11 @@ def update_readme(results: dict, path: Path = HERE.parent / "README.md") -> None
         "Ratios are jaxrl / peer:",
         "",
         table(["claim", "target", "measured", ""], targets(results)),
+        *[line for backend in ACCELERATORS if backend in results for line in (
+            "", f"On {backend.upper()} ({results[backend]['machine'].get('accelerator')}, "
+            f"{results[backend]['date'][:10]}; CPU-only peers left out):", "",
+            table(["claim", "target", "measured", ""],
+                  [row for row in targets(results[backend]) if row[3] != "not measured"]))],
         README_END,
     ])
     head, rest = text.split(README_START, 1)

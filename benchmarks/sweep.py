@@ -15,6 +15,8 @@ import itertools
 import json
 import os
 
+import jax
+
 from benchmarks.timing import alternate, median, ratio, run_child
 from benchmarks.venvs import run_script
 
@@ -75,9 +77,11 @@ def run(total_timesteps: int, reps: int, sizes: tuple[int, ...], scaling_timeste
         scaling.append({"members": size, "steps_per_s": median(rows, "steps_per_s"),
                         "compile_s": median(rows, "compile_s"), "raw": rows})
     cores = len(os.sched_getaffinity(0))
-    log(f"  devices: 64 members on 1 CPU device vs {cores} (jaxrl's default: one per core)")
     devices = []
-    for count in sorted({1, cores}):
+    counts = sorted({1, cores}) if jax.default_backend() == "cpu" else []  # (XLA's virtual CPU devices)
+    if counts:
+        log(f"  devices: 64 members on 1 CPU device vs {cores} (jaxrl's default: one per core)")
+    for count in counts:
         rows = alternate({"jaxrl": lambda count=count: _child("scaling", 64, scaling_timesteps, count)}, reps,
                          log)["jaxrl"]
         devices.append({"cpu_devices": count, "members": 64, "steps_per_s": median(rows, "steps_per_s"),

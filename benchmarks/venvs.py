@@ -36,8 +36,15 @@ def python(name: str) -> Path:
     return PEERS_DIR / name / "bin" / "python"
 
 
+# `--peer-python PATH`: run every peer script with this interpreter instead of its venv (for a machine
+# with no package index, e.g. a GPU machine whose own jax and the peers' packages are installed there).
+OVERRIDE: Path | None = None
+
+
 def ensure(name: str, log=print) -> Path:
     """Create (or re-create, if its pins changed) the venv of peer `name`; returns its python."""
+    if OVERRIDE is not None:
+        return OVERRIDE
     reqs = requirements_file(name)
     digest = hashlib.sha256(reqs.read_bytes() + json.dumps(FIRST.get(name, [])).encode()).hexdigest()
     root = PEERS_DIR / name
@@ -98,7 +105,12 @@ class PeerProcess:
 
 
 def installed_versions(name: str, packages: list[str]) -> dict[str, str]:
-    """Versions of `packages` in peer `name`'s venv (from its requirements pins)."""
+    """Versions of `packages` in peer `name`'s venv (from its requirements pins, or asked of the
+    `--peer-python` interpreter)."""
+    if OVERRIDE is not None:
+        code = ("import json, importlib.metadata as m\ndef v(p):\n try: return m.version(p)\n except Exception: return '?'\n"
+                f"print(json.dumps({{p: v(p) for p in {packages!r}}}))")
+        return json.loads(subprocess.run([str(OVERRIDE), "-c", code], capture_output=True, text=True, check=True).stdout)
     pins = {}
     for line in requirements_file(name).read_text().splitlines():
         pkg, sep, ver = line.partition("==")
