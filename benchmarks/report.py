@@ -210,8 +210,10 @@ def sections(results: dict, h: str) -> list[str]:
         algos = ", ".join(f"{r['algo'].upper()} on {r['env']}" for r in o["rows"])
         sb3 = any(r.get("sb3_steps_per_s") for r in o["rows"])
         lines += [f"{h} Off-policy: {algos} (rejax's gymnax settings)", "",
-                  f"Mode `{o['mode']}`, {o['reps']} repetitions, {o['date']}, 1 seed; rejax's own budgets "
-                  "(its `configs/gymnax/<env>.yaml`). Each run is a fresh process with a "
+                  f"Mode `{o['mode']}`, {o['reps']} repetitions, {o['date']}, 1 seed; "
+                  + ("rejax's own budgets (its `configs/gymnax/<env>.yaml`)" if o["mode"] == "full"
+                     else "shorter budgets than rejax's own (steps column)")
+                  + ". Each run is a fresh process with a "
                   "cold compile cache; run time includes one final evaluation (128 episodes) on both sides."
                   + (" Stable-Baselines3 (torch, 1 thread) runs a shorter budget, so its warm-up (random actions, "
                      "no gradient steps) is a larger share of its run: its steps/s is, if anything, flattered."

@@ -30,8 +30,9 @@ def test_vmapped_seeds_equal_seeds_run_one_by_one():
     for i, seed in enumerate([0, 1, 2]):
         alone = _train([seed])
         for x, y in zip(jax.tree.leaves(together.state.policy), jax.tree.leaves(alone.state.policy)):
-            # Equal up to float rounding of batched kernels (observed: 1 ulp).
-            np.testing.assert_allclose(np.asarray(x)[i], np.asarray(y)[0], rtol=1e-5, atol=1e-6)
+            # Equal up to float rounding of batched kernels (observed: 1 ulp on CPU, 1.2e-6 on an H100).
+            tol = dict(rtol=1e-5, atol=1e-6) if jax.default_backend() == "cpu" else dict(rtol=1e-4, atol=1e-5)
+            np.testing.assert_allclose(np.asarray(x)[i], np.asarray(y)[0], **tol)
         np.testing.assert_array_equal(np.asarray(together.state.env.obs)[i], np.asarray(alone.state.env.obs)[0])
 
 

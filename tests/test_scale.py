@@ -12,9 +12,14 @@ import textwrap
 
 import jax
 import numpy as np
+import pytest
 
 import jaxrl
 from jaxrl.policy import evaluate_run
+
+# The children run on XLA's virtual CPU devices and their results are compared with this process's,
+# so the default backend must be the CPU too (on a one-GPU machine there is no second device).
+pytestmark = pytest.mark.skipif(jax.default_backend() != "cpu", reason="XLA's virtual CPU devices")
 
 SETTINGS = {"num_envs": 4, "num_steps": 16, "num_minibatches": 2, "update_epochs": 2, "num_logs": 2,
             "eval_episodes": 8}

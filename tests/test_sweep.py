@@ -115,7 +115,9 @@ def test_sweep_member_equals_the_same_run_trained_alone(grid_sweep):
     assert run.config.seeds[member] == 1 and run.config.members[member].learning_rate == 3e-3
     for x, y in zip(jax.tree.leaves(run.state.policy), jax.tree.leaves(alone.state.policy)):
         # Equal up to float rounding of batched kernels (as vmapped seeds are).
-        np.testing.assert_allclose(np.asarray(x)[member], np.asarray(y)[0], rtol=2e-4, atol=2e-5)
+        # (GPU kernels round batched and unbatched sums differently: 3.3e-5 seen on an H100)
+        tol = dict(rtol=2e-4, atol=2e-5) if jax.default_backend() == "cpu" else dict(rtol=1e-3, atol=1e-4)
+        np.testing.assert_allclose(np.asarray(x)[member], np.asarray(y)[0], **tol)
 
 
 def test_max_members_splits_a_group_into_equal_parts_one_compile(tmp_path):
