@@ -108,9 +108,11 @@ def installed_versions(name: str, packages: list[str]) -> dict[str, str]:
     """Versions of `packages` in peer `name`'s venv (from its requirements pins, or asked of the
     `--peer-python` interpreter)."""
     if OVERRIDE is not None:
-        code = ("import json, importlib.metadata as m\ndef v(p):\n try: return m.version(p)\n except Exception: return '?'\n"
+        code = ("import json, importlib.metadata as m\n"
+                "def v(p):\n try: return m.version(p)\n except Exception: return '?'\n"
                 f"print(json.dumps({{p: v(p) for p in {packages!r}}}))")
-        return json.loads(subprocess.run([str(OVERRIDE), "-c", code], capture_output=True, text=True, check=True).stdout)
+        out = subprocess.run([str(OVERRIDE), "-c", code], capture_output=True, text=True, check=True).stdout
+        return json.loads(out)
     pins = {}
     for line in requirements_file(name).read_text().splitlines():
         pkg, sep, ver = line.partition("==")
