@@ -41,6 +41,7 @@ class PQNConfig:
     hidden_sizes: tuple[int, ...] = (128, 128)
     activation: str = "relu"
     layer_norm: bool = True
+    optimizer: str = "radam"  # the paper's; "adam" as in rejax's PQN (same optimiser-state layout)
 
     @property
     def batch_size(self) -> int:
@@ -66,6 +67,9 @@ class PQNConfig:
             )
         if self.loss not in ("huber", "mse"):
             raise ValueError(f"PQN: loss must be 'huber' or 'mse', got {self.loss!r}.")
+        if self.optimizer not in OPTIMIZERS:
+            valid = ", ".join(map(repr, OPTIMIZERS))
+            raise ValueError(f"PQN: optimizer must be one of {valid}, got {self.optimizer!r}.")
 
 
 @struct.dataclass
@@ -111,8 +115,11 @@ class PQNState:
     update_step: jax.Array  # int32; env steps = update_step * batch_size
 
 
-def make_optimizer(max_grad_norm: jax.Array, learning_rate: jax.Array) -> optax.GradientTransformation:
-    return optax.chain(optax.clip_by_global_norm(max_grad_norm), optax.radam(learning_rate))
+OPTIMIZERS = {"radam": optax.radam, "adam": optax.adam}
+
+
+def make_optimizer(name: str, max_grad_norm: jax.Array, learning_rate: jax.Array) -> optax.GradientTransformation:
+    return optax.chain(optax.clip_by_global_norm(max_grad_norm), OPTIMIZERS[name](learning_rate))
 
 
 def build(env: Environment, env_params: Any, config: PQNConfig) -> AgentFns:
@@ -132,7 +139,7 @@ def build(env: Environment, env_params: Any, config: PQNConfig) -> AgentFns:
     def init(key: jax.Array, hparams: PQNHparams) -> PQNState:
         key, key_net, key_env = jax.random.split(key, 3)
         params = network.init(key_net, jnp.zeros((1, int(np.prod(obs_space.shape))), jnp.float32))
-        opt_state = make_optimizer(hparams.max_grad_norm, hparams.learning_rate).init(params)
+        opt_state = make_optimizer(config.optimizer, hparams.max_grad_norm, hparams.learning_rate).init(params)
         env_carry = reset_envs(env, env_params, key_env, config.num_envs)
         return PQNState(params, opt_state, env_carry, jnp.float32(hparams.start_e), key, jnp.int32(0))
 
@@ -164,7 +171,7 @@ def build(env: Environment, env_params: Any, config: PQNConfig) -> AgentFns:
             learning_rate = learning_rate * jnp.maximum(
                 1.0 - state.update_step.astype(jnp.float32) / config.num_updates, 0.0
             )
-        optimizer = make_optimizer(hparams.max_grad_norm, learning_rate)
+        optimizer = make_optimizer(config.optimizer, hparams.max_grad_norm, learning_rate)
 
         def loss_fn(params, mb):
             q = q_values(params, mb["obs"])

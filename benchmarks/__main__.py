@@ -1,4 +1,4 @@
-"""`python -m benchmarks [--quick] [--only env|ppo|sweep|offpolicy] [--reps N] [--peer-python PATH]`: measure
+"""`python -m benchmarks [--quick] [--only env|ppo|sweep|offpolicy] [--algos A,B] [--reps N] [--peer-python PATH]`: measure
 jaxrl against its peers on JAX's default backend.
 
 Writes benchmarks/results.json (all measurements, kept across `--only` runs), RESULTS.md and
@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=("env", "ppo", "sweep", "offpolicy"),
                         help="run one section (others are kept from results.json)")
     parser.add_argument("--reps", type=int, help="repetitions per pair (default: 3 quick, 5 full; at least 3)")
+    parser.add_argument("--algos", help="off-policy section: only these (comma-separated, e.g. pqn); the other "
+                                        "algorithms' rows are kept from results.json")
     parser.add_argument("--peer-python", type=Path,
                         help="run the peers with this Python instead of their venvs under benchmarks/.peers "
                              "(a machine with no package index; the peers' packages must be installed there)")
@@ -133,9 +135,17 @@ def main(argv: list[str] | None = None) -> int:
         results["sweep"] = {"mode": mode_name, "reps": sweep_reps, "date": now, **out}
         _save(saved, results, path)
     if args.only in (None, "offpolicy"):
-        algos = tuple(offpolicy.JAXRL)
+        algos = tuple(args.algos.split(",")) if args.algos else tuple(offpolicy.JAXRL)
+        unknown = set(algos) - set(offpolicy.JAXRL)
+        if unknown:
+            parser.error(f"--algos: unknown {', '.join(sorted(unknown))}; choose from {', '.join(offpolicy.JAXRL)}")
         print(f"off-policy: {', '.join(a.upper() for a in algos)} ({mode_name}, {reps} reps)", flush=True)
         out = offpolicy.run(algos, mode["offpolicy_timesteps"], mode["offpolicy_sb3_timesteps"], reps, log=_log)
+        prev = results.get("offpolicy", {})
+        kept = [{"date": prev["date"], "mode": prev["mode"], **r} for r in prev.get("rows", []) if r["algo"] not in algos]
+        out["rows"] = sorted(kept + [{**r, "date": now, "mode": mode_name} for r in out["rows"]],
+                             key=lambda r: list(offpolicy.JAXRL).index(r["algo"]))
+        out["settings"] = {**prev.get("settings", {}), **out["settings"]}
         results["offpolicy"] = {"mode": mode_name, "reps": reps, "date": now, **out}
         _save(saved, results, path)
     print(f"done in {time.perf_counter() - t_start:.0f} s; wrote {path.parent / 'RESULTS.md'} and results.png")

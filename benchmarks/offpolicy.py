@@ -31,8 +31,8 @@ JAXRL = {
         tau=0.02, target_entropy_scale=1.0, max_grad_norm=1e9, **RUN)),
     "pqn": dict(env="CartPole-v1", config=dict(
         num_envs=16, num_steps=128, update_epochs=5, num_minibatches=16, anneal_lr=False, loss="mse",
-        hidden_sizes=(64, 64), activation="relu", layer_norm=True, learning_rate=3e-4, gamma=0.99, td_lambda=0.9,
-        start_e=1.0, end_e=0.05, exploration_fraction=0.5, max_grad_norm=10.0, **RUN)),
+        hidden_sizes=(64, 64), activation="relu", layer_norm=True, optimizer="adam", learning_rate=3e-4, gamma=0.99,
+        td_lambda=0.9, start_e=1.0, end_e=0.05, exploration_fraction=0.5, max_grad_norm=10.0, **RUN)),
 }
 TIMESTEPS = {"dqn": 100_000, "sac": 10_000, "pqn": 524_288}  # rejax's total_timesteps in those configs
 SETTINGS = {
@@ -50,9 +50,9 @@ SETTINGS = {
            "jaxrl [-5, 2], SB3 [-20, 2].",
     "pqn": "16 envs x 128 steps per iteration, then 5 epochs of 16 minibatches (128 transitions each); no buffer, "
            "no target network; Q(lambda) targets (lambda 0.9, gamma 0.99) from the current network; 64x64 ReLU net "
-           "with LayerNorm before each activation; MSE (0.5 x squared) loss; constant lr 3e-4; gradient clipping "
-           "10; epsilon 1 -> 0.05 over 50% of the run. Differences: rejax uses Adam and clips element-wise "
-           "(optax.clip), jaxrl's PQN uses RAdam and clips by global norm (it has no optimizer option). rejax "
+           "with LayerNorm before each activation; MSE (0.5 x squared) loss; Adam (jaxrl's PQN: `optimizer=adam`; "
+           "its default is the paper's RAdam), constant lr 3e-4; gradient clipping 10; epsilon 1 -> 0.05 over 50% "
+           "of the run. Differences: rejax clips element-wise (optax.clip), jaxrl by global norm. rejax "
            "treats the 500-step time limit as termination, jaxrl bootstraps from the final observation. rejax's "
            "targets bootstrap from max Q one observation later than Q(lambda)'s (its trajectory stores max Q of "
            "the next observation and its backward scan hands it one more step back); jaxrl's follow the formula. "

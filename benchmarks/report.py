@@ -218,13 +218,20 @@ def sections(results: dict, h: str) -> list[str]:
                   + (" Stable-Baselines3 (torch, 1 thread) runs a shorter budget, so its warm-up (random actions, "
                      "no gradient steps) is a larger share of its run: its steps/s is, if anything, flattered."
                      if sb3 else ""), "",
-                  offpolicy_section(o), ""]
+                  *_row_dates(o), offpolicy_section(o), ""]
     lines += [f"{h} Peer versions", "", table(["peer", "versions"],
                                              [[k, ", ".join(f"{n} {v}" for n, v in vs.items())]
                                               for k, vs in results.get("peer_versions", {}).items()]), ""]
     if results.get("notes"):
         lines += [f"{h} Notes", ""] + [f"- {n}" for n in results["notes"]] + [""]
     return lines
+
+
+def _row_dates(section: dict) -> list[str]:
+    """A line naming the rows measured apart from the section's run (`--algos`), if any."""
+    apart = [f"{r['algo'].upper()} {r['date']} (mode `{r['mode']}`)" for r in section["rows"]
+             if r.get("date", section["date"]) != section["date"]]
+    return [f"Rows kept from an earlier run: {', '.join(apart)}.", ""] if apart else []
 
 
 def write(results: dict, path: Path = HERE / "RESULTS.md") -> None:

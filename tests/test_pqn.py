@@ -12,9 +12,10 @@ from jaxrl.networks import QNetwork
 GAMMA = 0.9
 
 
-def test_pqn_learns_probe_q_values_and_actions():
+@pytest.mark.parametrize("optimizer", ["radam", "adam"])
+def test_pqn_learns_probe_q_values_and_actions(optimizer):
     config = PQNConfig(num_envs=16, num_steps=8, update_epochs=4, num_minibatches=2, total_timesteps=300 * 128,
-                       hidden_sizes=(32, 32), anneal_lr=False)
+                       hidden_sizes=(32, 32), anneal_lr=False, optimizer=optimizer)
     hparams = PQNHparams(learning_rate=3e-3, gamma=GAMMA, td_lambda=0.8, exploration_fraction=0.2, end_e=0.5)
     states, sums = train_on_probes("pqn", config, hparams, num_updates=300)
     network = QNetwork(2, (32, 32), layer_norm=True)
@@ -47,6 +48,11 @@ def test_pqn_is_deterministic_and_logs_its_diagnostics():
         assert all(np.isfinite(row[name]) for row in a.metrics), name
     # (a chunk in which no episode ended logs NaN episode statistics)
     assert any(np.isfinite(row["episode_return"]) for row in a.metrics)
+
+
+def test_unknown_optimizer_is_refused_before_compiling():
+    with pytest.raises(ValueError, match="optimizer must be one of 'radam', 'adam', got 'sgd'"):
+        _train([0], optimizer="sgd")
 
 
 @pytest.mark.slow
