@@ -609,14 +609,15 @@ def _init_members(init, num_members: int):
 
 
 def _one_device_init(init_fn, keys, hparams):
-    """`lower` of `init_fn` compiled for the first device alone (see `_placed_after`)."""
+    """`lower` of `init_fn` for this process's first local device alone (see `_placed_after`)."""
     first = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
     on_first = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=first), (keys, hparams))
     return jax.jit(init_fn).trace(*on_first).lower
 
 
 def _placed_after(init_compiled, state_sharding):
-    """Run the one-device `init_compiled` on this process's first device, then split its state over the devices.
+    """Run the one-device `init_compiled` on this process's first device, then split its state
+    over the devices.
 
     Only for several CPU devices: each device's part of a sharded init would run at the same time,
     and two batched LAPACK calls (the QR of orthogonal initialisers) on XLA:CPU's shared intra-op
