@@ -469,10 +469,11 @@ def _get_program(resolved: ResolvedConfig, env, env_params, keys, hparams, eval_
 
     Returns `(program, num_compiles)`: 1 when the training program was compiled by this call.
     """
-    split_envs = _splits_envs(resolved, int(keys.shape[0]))
+    size = int(keys.shape[0])
+    split_envs = _splits_envs(resolved, size)
     cache_key = (
         resolved.algo, resolved.env, tuple(sorted(resolved.env_kwargs.items())), resolved.config,
-        resolved.run.eval_episodes, int(keys.shape[0]), jax.default_backend(), sharding.num_devices(), split_envs,
+        resolved.run.eval_episodes, size, jax.default_backend(), sharding.num_devices(), split_envs,
     )
     if cache_key in _PROGRAMS:
         return _PROGRAMS[cache_key], 0
@@ -481,8 +482,7 @@ def _get_program(resolved: ResolvedConfig, env, env_params, keys, hparams, eval_
     fns = build_agent(resolved, env, env_params)
     evaluate = make_evaluate(env, env_params, fns.act, resolved.run.eval_episodes)
 
-    init_fn = _init_members(fns.init, int(keys.shape[0]))
-    size = int(keys.shape[0])
+    init_fn = _init_members(fns.init, size)
     chunk_fn = _over_members(_with_finite_flags(make_chunk(fns.update)), size, in_axes=(0, 0, None))
     evaluate_fn = _over_members(lambda s, k: evaluate(fns.policy(s), k), size, in_axes=(0, None))
     t0 = time.perf_counter()
@@ -494,12 +494,16 @@ def _get_program(resolved: ResolvedConfig, env, env_params, keys, hparams, eval_
         state_sharding = sharding.env_axis_sharding(state_shape, resolved.config.num_envs)
         small = sharding.replicated()
     else:
-        state_sharding = small = sharding.member_sharding(int(keys.shape[0]))
-    # (without shardings, lower init from the trace that gave the state's shapes: no second trace)
+        state_sharding = small = sharding.member_sharding(size)
+    # Init on one device: lowered from the trace that gave the state's shapes (no second trace).
+    # On several CPU devices: compiled for one of them and its state placed after (`_placed_after`).
     init_on_one_device = state_sharding is not None and jax.default_backend() == "cpu"
-    init_lowered = (init_traced.lower if state_sharding is None
-                    else _one_device_init(init_fn, keys, hparams) if init_on_one_device
-                    else jax.jit(init_fn, out_shardings=state_sharding).trace(keys, hparams).lower)
+    if state_sharding is None:
+        init_lowered = init_traced.lower
+    elif init_on_one_device:
+        init_lowered = _one_device_init(init_fn, keys, hparams)
+    else:
+        init_lowered = jax.jit(init_fn, out_shardings=state_sharding).trace(keys, hparams).lower
     chunk = jax.jit(chunk_fn, donate_argnums=(0,),
                     **({} if small is None else {"out_shardings": (state_sharding, small, small)}))
     evaluate_all = jax.jit(evaluate_fn, **({} if small is None else {"out_shardings": small}))
