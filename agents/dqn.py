@@ -28,6 +28,7 @@ from jaxrl.envs import Environment, spaces
 from jaxrl.exploration import epsilon_greedy, linear_schedule
 from jaxrl.losses import td_loss
 from jaxrl.networks import QNetwork
+from jaxrl.optim import clipped
 from jaxrl.replay import ReplayBuffer, ReplayState
 from jaxrl.returns import greedy_bootstrap, n_step_returns
 from jaxrl.rollout import EnvCarry, reset_envs
@@ -144,7 +145,7 @@ class DQNState:
 
 
 def make_optimizer(max_grad_norm: jax.Array, learning_rate: jax.Array) -> optax.GradientTransformation:
-    return optax.chain(optax.clip_by_global_norm(max_grad_norm), optax.adam(learning_rate))
+    return clipped(optax.adam(learning_rate), max_grad_norm)
 
 
 def build(env: Environment, env_params: Any, config: DQNConfig) -> AgentFns:

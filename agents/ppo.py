@@ -25,6 +25,7 @@ from jaxrl.envs.wrappers import RunningMeanStd, normalize_with_stats, update_run
 from jaxrl.losses import approx_kl, clipped_surrogate_loss, explained_variance, value_loss
 from jaxrl.minibatch import minibatch_epochs
 from jaxrl.networks import ActorCritic
+from jaxrl.optim import clipped
 from jaxrl.returns import gae
 from jaxrl.rollout import EnvCarry, reset_envs, rollout
 
@@ -125,7 +126,7 @@ class PPOState:
 def make_optimizer(hparams: PPOHparams, learning_rate: jax.Array) -> optax.GradientTransformation:
     # Built inside the traced update from traced values, so clipping and learning rate are sweepable
     # without recompiling; the optimiser state's structure does not depend on them.
-    return optax.chain(optax.clip_by_global_norm(hparams.max_grad_norm), optax.adam(learning_rate, eps=1e-5))
+    return clipped(optax.adam(learning_rate, eps=1e-5), hparams.max_grad_norm)
 
 
 def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:

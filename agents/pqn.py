@@ -23,6 +23,7 @@ from jaxrl.exploration import epsilon_greedy, linear_schedule
 from jaxrl.losses import td_loss
 from jaxrl.minibatch import minibatch_epochs
 from jaxrl.networks import QNetwork
+from jaxrl.optim import clipped
 from jaxrl.returns import lambda_returns
 from jaxrl.rollout import EnvCarry, reset_envs, rollout
 
@@ -119,7 +120,7 @@ OPTIMIZERS = {"radam": optax.radam, "adam": optax.adam}
 
 
 def make_optimizer(name: str, max_grad_norm: jax.Array, learning_rate: jax.Array) -> optax.GradientTransformation:
-    return optax.chain(optax.clip_by_global_norm(max_grad_norm), OPTIMIZERS[name](learning_rate))
+    return clipped(OPTIMIZERS[name](learning_rate), max_grad_norm)
 
 
 def build(env: Environment, env_params: Any, config: PQNConfig) -> AgentFns:

@@ -26,6 +26,7 @@ from jaxrl.agents.offpolicy import (
 )
 from jaxrl.envs import Environment, spaces
 from jaxrl.networks import CategoricalActor, Critics, SquashedGaussianActor
+from jaxrl.optim import clipped
 from jaxrl.replay import ReplayBuffer, ReplayState
 from jaxrl.rollout import EnvCarry, reset_envs
 
@@ -141,7 +142,7 @@ class SACState:
 
 
 def _optimizer(hparams: SACHparams) -> optax.GradientTransformation:
-    return optax.chain(optax.clip_by_global_norm(hparams.max_grad_norm), optax.adam(hparams.learning_rate))
+    return clipped(optax.adam(hparams.learning_rate), hparams.max_grad_norm)
 
 
 def build(env: Environment, env_params: Any, config: SACConfig) -> AgentFns:

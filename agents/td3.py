@@ -27,6 +27,7 @@ from jaxrl.agents.offpolicy import (
 from jaxrl.envs import Environment, spaces
 from jaxrl.exploration import gaussian_noise
 from jaxrl.networks import Critics, DeterministicActor
+from jaxrl.optim import clipped
 from jaxrl.replay import ReplayBuffer, ReplayState
 from jaxrl.rollout import EnvCarry, reset_envs
 
@@ -137,7 +138,7 @@ class TD3State:
 
 
 def _optimizer(hparams: TD3Hparams) -> optax.GradientTransformation:
-    return optax.chain(optax.clip_by_global_norm(hparams.max_grad_norm), optax.adam(hparams.learning_rate))
+    return clipped(optax.adam(hparams.learning_rate), hparams.max_grad_norm)
 
 
 def build(env: Environment, env_params: Any, config: TD3Config) -> AgentFns:
