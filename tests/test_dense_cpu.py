@@ -67,3 +67,12 @@ def test_weight_gradient_dots_contract_the_minor_axis_on_cpu():
     lhs_dims = re.findall(r"dot\([^)]*\), lhs_(?:batch_dims=\{[0-9,]*\}, lhs_)?contracting_dims=\{(\d+)\}", hlo)
     assert lhs_dims, hlo
     assert all(d == "1" for d in lhs_dims), lhs_dims
+
+
+@pytest.mark.parametrize("platform, barrier", [("cpu", True), ("cuda", False), ("tpu", False)])
+def test_only_the_cpu_lowering_materialises_the_transpose(platform, barrier):
+    """Exported for each platform (no device needed): GPU and TPU keep the plain, foldable dot."""
+    x, w = _inputs((6, 3))
+    grad = jax.jit(jax.grad(_loss(matmul), argnums=1))
+    module = jax.export.export(grad, platforms=[platform])(x, w).mlir_module()
+    assert ("optimization_barrier" in module) == barrier
