@@ -203,7 +203,7 @@ def build(env: Environment, env_params: Any, config: SACConfig) -> AgentFns:
         return critics.apply(params, obs, action)
 
     def learn_step(hparams: SACHparams, learner: SACLearner, key: jax.Array):
-        key_sample, key_next, key_actor = jax.random.split(key, 3)
+        key_sample, key_noise = jax.random.split(key)
         batch = jax.tree.map(lambda x: x[0], buffer.sample(learner.buffer, key_sample).experience)
         obs, next_obs = flat(batch["obs"]), flat(batch["next_obs"])
         action = batch["action"] if discrete else to_unit(batch["action"])
@@ -216,7 +216,9 @@ def build(env: Environment, env_params: Any, config: SACConfig) -> AgentFns:
             targets = soft_target_discrete(batch["reward"], batch["terminated"], hparams.gamma, next_q,
                                            next_dist.logits, alpha)
         else:
-            next_action, next_log_prob = next_dist.sample_and_log_prob(key_next)
+            # Both policy samples' noise in one draw: each random-number site costs compile time.
+            noise = jax.random.normal(key_noise, (2, *next_dist.mean.shape), next_dist.mean.dtype)
+            next_action, next_log_prob = next_dist.transform_and_log_prob(noise[0])
             next_q = critics.apply(learner.target_critic_params, next_obs, next_action)
             targets = soft_target_continuous(batch["reward"], batch["terminated"], hparams.gamma, next_q,
                                              next_log_prob, alpha)
@@ -239,7 +241,7 @@ def build(env: Environment, env_params: Any, config: SACConfig) -> AgentFns:
                 loss = jnp.mean(jnp.sum(probs * (alpha * log_probs - min_q), axis=-1))
                 entropy = -jnp.sum(probs * log_probs, axis=-1)
             else:
-                new_action, log_prob = dist.sample_and_log_prob(key_actor)
+                new_action, log_prob = dist.transform_and_log_prob(noise[1])
                 min_q = jnp.min(critics.apply(critic_params, obs, new_action), axis=0)
                 loss = jnp.mean(alpha * log_prob - min_q)
                 entropy = -log_prob

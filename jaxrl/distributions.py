@@ -67,9 +67,13 @@ class TanhGaussian:
     log_std: jax.Array
 
     def sample_and_log_prob(self, key: jax.Array) -> tuple[jax.Array, jax.Array]:
-        base = DiagGaussian(self.mean, self.log_std)
-        u = base.sample(key)
-        return jnp.tanh(u), base.log_prob(u) - jnp.sum(_tanh_log_det(u), axis=-1)
+        return self.transform_and_log_prob(jax.random.normal(key, self.mean.shape, self.mean.dtype))
+
+    def transform_and_log_prob(self, noise: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """The action for standard-normal `noise` (same shape as `mean`), and its log-prob."""
+        u = self.mean + jnp.exp(self.log_std) * noise
+        log_prob = jnp.sum(-0.5 * noise**2 - self.log_std - 0.5 * _LOG_2PI, axis=-1)
+        return jnp.tanh(u), log_prob - jnp.sum(_tanh_log_det(u), axis=-1)
 
     def sample(self, key: jax.Array) -> jax.Array:
         return self.sample_and_log_prob(key)[0]
