@@ -71,9 +71,9 @@ class TanhGaussian:
 
     def transform_and_log_prob(self, noise: jax.Array) -> tuple[jax.Array, jax.Array]:
         """The action for standard-normal `noise` (same shape as `mean`), and its log-prob."""
+        base = DiagGaussian(self.mean, self.log_std)
         u = self.mean + jnp.exp(self.log_std) * noise
-        log_prob = jnp.sum(-0.5 * noise**2 - self.log_std - 0.5 * _LOG_2PI, axis=-1)
-        return jnp.tanh(u), log_prob - jnp.sum(_tanh_log_det(u), axis=-1)
+        return jnp.tanh(u), base.log_prob(u) - jnp.sum(_tanh_log_det(u), axis=-1)
 
     def sample(self, key: jax.Array) -> jax.Array:
         return self.sample_and_log_prob(key)[0]
