@@ -25,6 +25,7 @@ from jaxrl.agents.offpolicy import (
     collect, collection_metrics, learn_when_ready, polyak, ready_to_learn, transition_example, unit_box_scaling,
 )
 from jaxrl.envs import Environment, spaces
+from jaxrl.exploration import uniform_warmup
 from jaxrl.networks import CategoricalActor, Critics, SquashedGaussianActor
 from jaxrl.optim import clipped
 from jaxrl.replay import ReplayBuffer, ReplayState
@@ -274,13 +275,13 @@ def build(env: Environment, env_params: Any, config: SACConfig) -> AgentFns:
         warmup = state.learner.buffer.size * config.num_envs < config.learning_starts
 
         def behaviour(obs, key):
-            key_policy, key_random = jax.random.split(key)
-            policy_action = actor.apply(actor_params, flat(obs)).sample(key_policy)
+            dist = actor.apply(actor_params, flat(obs))
             if discrete:
-                random = jax.random.randint(key_random, policy_action.shape, 0, num_actions)
-            else:
-                random = jax.random.uniform(key_random, policy_action.shape, minval=-1.0, maxval=1.0)
-            return to_env(jnp.where(warmup, random, policy_action)), {}
+                key_policy, key_random = jax.random.split(key)
+                random = jax.random.randint(key_random, dist.logits.shape[:-1], 0, num_actions)
+                return jnp.where(warmup, random, dist.sample(key_policy)), {}
+            sample = lambda noise: dist.transform_and_log_prob(noise)[0]
+            return to_env(uniform_warmup(warmup, sample, key, dist.mean.shape)), {}
 
         env_carry, buffer_state, traj = collect(
             env, env_params, behaviour, state.env, key_rollout, config.num_steps, buffer, state.learner.buffer

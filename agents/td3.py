@@ -25,7 +25,7 @@ from jaxrl.agents.offpolicy import (
     collect, collection_metrics, learn_when_ready, polyak, ready_to_learn, transition_example, unit_box_scaling,
 )
 from jaxrl.envs import Environment, spaces
-from jaxrl.exploration import gaussian_noise
+from jaxrl.exploration import gaussian_noise, uniform_warmup
 from jaxrl.networks import Critics, DeterministicActor
 from jaxrl.optim import clipped
 from jaxrl.replay import ReplayBuffer, ReplayState
@@ -222,10 +222,9 @@ def build(env: Environment, env_params: Any, config: TD3Config) -> AgentFns:
         warmup = state.learner.buffer.size * config.num_envs < config.learning_starts
 
         def behaviour(obs, key):
-            key_noise, key_random = jax.random.split(key)
-            policy_action = gaussian_noise(actor.apply(actor_params, flat(obs)), hparams.exploration_noise, key_noise)
-            random = jax.random.uniform(key_random, policy_action.shape, minval=-1.0, maxval=1.0)
-            return to_env(jnp.where(warmup, random, policy_action)), {}
+            mean = actor.apply(actor_params, flat(obs))
+            noisy = lambda noise: jnp.clip(mean + hparams.exploration_noise * noise, -1.0, 1.0)
+            return to_env(uniform_warmup(warmup, noisy, key, mean.shape)), {}
 
         env_carry, buffer_state, traj = collect(
             env, env_params, behaviour, state.env, key_rollout, config.num_steps, buffer, state.learner.buffer

@@ -30,6 +30,17 @@ def epsilon_greedy(q_values: jax.Array, epsilon: jax.Array | float, key: jax.Arr
     return jnp.where(u < epsilon, random, greedy).astype(jnp.int32)
 
 
+def uniform_warmup(warmup: jax.Array, policy_action, key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+    """Continuous behaviour: uniform actions on (-1, 1) while `warmup`, else `policy_action(z)` [*shape].
+
+    One standard-normal draw `z` [*shape] serves both (each random-number site costs compile time):
+    `policy_action` maps it to the policy's noisy action, and `erf(z / sqrt(2)) = 2 Phi(z) - 1` is
+    uniform on (-1, 1). Only one of the two is used, so their dependence does not matter.
+    """
+    z = jax.random.normal(key, shape, jnp.float32)
+    return jnp.where(warmup, jax.scipy.special.erf(z / jnp.sqrt(2.0)), policy_action(z))
+
+
 def gaussian_noise(action: jax.Array, std: jax.Array | float, key: jax.Array,
                    clip: jax.Array | float | None = None) -> jax.Array:
     """`action + N(0, std^2)` (noise clipped to `[-clip, clip]` when given), kept in `[-1, 1]`."""

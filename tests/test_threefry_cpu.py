@@ -35,3 +35,20 @@ def test_unrolled_lowering_draws_the_same_bits_as_jax_default():
     assert jax.default_backend() == "cpu"
     for name, values in expected.items():
         np.testing.assert_array_equal(ours[name], values, err_msg=name)
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="a CPU lowering")
+def test_each_draw_is_hashed_once_however_many_fusions_read_it():
+    """XLA copies cheap producers into every consumer fusion; the lowering keeps the hash out of them."""
+    assert use_unrolled_threefry()
+
+    def many_readers(key, w):
+        noise = jax.random.normal(key, (64, 8))
+        hidden = jax.numpy.tanh(noise @ w)  # dots separate the readers of `noise` into different fusions
+        return jax.numpy.sum(jax.numpy.tanh((hidden * noise) @ w) * noise)
+
+    compiled = jax.jit(jax.grad(many_readers, argnums=1)).lower(jax.random.key(0), np.ones((8, 8), np.float32))
+    hlo = compiled.compile().as_text()
+    # The hash is 20 rounds of add / rotate / xor: count the computations holding one.
+    hashes = [c for c in hlo.split("\n\n") if c.count(" xor(") >= 20]
+    assert len(hashes) == 1, f"{len(hashes)} computations hold a threefry hash"  # JAX's unrolled lowering: 5
