@@ -32,14 +32,14 @@ MODES = {
         env_budget=2**18, env_min_time=0.5, reps=3, ppo_timesteps=131_072, sb3_timesteps=20_480, cli_reps=1,
         sweep_timesteps=65_536, sweep_reps=1, sizes=(1, 4, 16, 64), scaling_timesteps=16_384,
         offpolicy_timesteps={"dqn": 50_000, "sac": 5_000, "pqn": 262_144},
-        offpolicy_sb3_timesteps={"dqn": 15_000, "sac": 2_000}),
+        offpolicy_sb3_timesteps={"dqn": 50_000, "sac": 5_000}),
     "full": dict(
         cells=[(e, n) for e in ENVS for n in NUM_ENVS],
         env_budget=2**18, env_min_time=1.0, reps=5, ppo_timesteps=500_000, sb3_timesteps=51_200, cli_reps=3,
         sweep_timesteps=500_000, sweep_reps=1, sizes=(1, 4, 16, 64, 256), scaling_timesteps=32_768,
-        # rejax's own budgets (configs/gymnax/cartpole.yaml dqn and pqn, pendulum.yaml sac); SB3: shorter (steps/s
-        # only), and it has no PQN
-        offpolicy_timesteps=offpolicy.TIMESTEPS, offpolicy_sb3_timesteps={"dqn": 25_000, "sac": 3_000}),
+        # rejax's own budgets (configs/gymnax/cartpole.yaml dqn and pqn, pendulum.yaml sac); SB3 the same (it has
+        # no PQN): a shorter budget would make its warm-up (no gradient steps) a larger share of its run
+        offpolicy_timesteps=offpolicy.TIMESTEPS, offpolicy_sb3_timesteps={"dqn": 100_000, "sac": 10_000}),
 }
 for _mode in MODES.values():
     _mode.update(ppo_seeds=(1, 16), peers=("envpool", "rejax", "sb3"))

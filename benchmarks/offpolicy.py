@@ -1,6 +1,6 @@
 """Off-policy agents: DQN and PQN on CartPole-v1 and SAC on Pendulum-v1 with rejax's own gymnax
 settings (rejax's `configs/gymnax/cartpole.yaml` `dqn:` and `pqn:`, `configs/gymnax/pendulum.yaml`
-`sac:`): jaxrl vs rejax (compile and run), vs Stable-Baselines3 (steps/s, shorter budget; SB3 has no PQN).
+`sac:`): jaxrl vs rejax (compile and run), vs Stable-Baselines3 (steps/s, same budget; SB3 has no PQN).
 
 As in benchmarks/ppo.py, every repetition of every side is a fresh process with a cold compile
 cache: jaxrl's child (`python -m benchmarks.offpolicy --algo dqn`) runs with

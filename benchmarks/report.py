@@ -89,6 +89,14 @@ def targets(results: dict) -> list[list]:
     return rows
 
 
+def _sb3_budget_note(rows: list[dict]) -> str:
+    """How Stable-Baselines3's budget compares with ours (its steps/s is flattered by a shorter one)."""
+    if all(r.get("sb3_total_timesteps") in (None, r["total_timesteps"]) for r in rows):
+        return " Stable-Baselines3 (torch, 1 thread) runs the same budgets."
+    return (" Stable-Baselines3 (torch, 1 thread) runs a shorter budget, so its warm-up (random actions, no "
+            "gradient steps) is a larger share of its run: its steps/s is, if anything, flattered.")
+
+
 def offpolicy_section(off: dict) -> str:
     rows = [[f"{r['algo'].upper()} {r['env']}", f"{r['total_timesteps']:,}",
              fmt(r["jaxrl_compile_s"]), fmt(r["rejax_compile_s"]), x(r["compile_ratio"]),
@@ -215,9 +223,7 @@ def sections(results: dict, h: str) -> list[str]:
                      else "shorter budgets than rejax's own (steps column)")
                   + ". Each run is a fresh process with a "
                   "cold compile cache; run time includes one final evaluation (128 episodes) on both sides."
-                  + (" Stable-Baselines3 (torch, 1 thread) runs a shorter budget, so its warm-up (random actions, "
-                     "no gradient steps) is a larger share of its run: its steps/s is, if anything, flattered."
-                     if sb3 else ""), "",
+                  + (_sb3_budget_note(o["rows"]) if sb3 else ""), "",
                   *_row_dates(o), offpolicy_section(o), ""]
     lines += [f"{h} Peer versions", "", table(["peer", "versions"],
                                              [[k, ", ".join(f"{n} {v}" for n, v in vs.items())]
