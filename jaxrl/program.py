@@ -23,13 +23,17 @@ def make_chunk(update: Callable[[Any, Any], tuple[Any, dict[str, jax.Array]]]):
     updates (or by `episode_count` for episode sums). Nothing per-step leaves the device.
     """
 
+    # Jitted so that the trace which gives the metrics' shapes is the one the loop body reuses
+    # (jit caches it): `update` is traced once, not twice.
+    update_once = jax.jit(update)
+
     def chunk(state: Any, hparams: Any, num_updates: jax.Array):
-        _, metric_shapes = jax.eval_shape(update, state, hparams)
+        _, metric_shapes = jax.eval_shape(update_once, state, hparams)
         zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, jnp.float32), metric_shapes)
 
         def body(_, carry):
             state, sums = carry
-            state, metrics = update(state, hparams)
+            state, metrics = update_once(state, hparams)
             return state, jax.tree.map(lambda a, m: a + m.astype(jnp.float32), sums, metrics)
 
         return jax.lax.fori_loop(0, num_updates, body, (state, zeros))
