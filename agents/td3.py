@@ -25,7 +25,7 @@ from jaxrl.agents.offpolicy import (
     collect, collection_metrics, learn_when_ready, polyak, ready_to_learn, transition_example, unit_box_scaling,
 )
 from jaxrl.envs import Environment, spaces
-from jaxrl.exploration import gaussian_noise, uniform_warmup
+from jaxrl.exploration import gaussian_noise, perturbed, uniform_warmup
 from jaxrl.networks import Critics, DeterministicActor
 from jaxrl.optim import clipped
 from jaxrl.replay import ReplayBuffer, ReplayState
@@ -223,7 +223,7 @@ def build(env: Environment, env_params: Any, config: TD3Config) -> AgentFns:
 
         def behaviour(obs, key):
             mean = actor.apply(actor_params, flat(obs))
-            noisy = lambda noise: jnp.clip(mean + hparams.exploration_noise * noise, -1.0, 1.0)
+            noisy = lambda noise: perturbed(mean, hparams.exploration_noise, noise)
             return to_env(uniform_warmup(warmup, noisy, key, mean.shape)), {}
 
         env_carry, buffer_state, traj = collect(

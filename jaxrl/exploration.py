@@ -44,7 +44,14 @@ def uniform_warmup(warmup: jax.Array, policy_action, key: jax.Array, shape: tupl
 def gaussian_noise(action: jax.Array, std: jax.Array | float, key: jax.Array,
                    clip: jax.Array | float | None = None) -> jax.Array:
     """`action + N(0, std^2)` (noise clipped to `[-clip, clip]` when given), kept in `[-1, 1]`."""
-    noise = std * jax.random.normal(key, action.shape, action.dtype)
+    return perturbed(action, std, jax.random.normal(key, action.shape, action.dtype), clip)
+
+
+def perturbed(action: jax.Array, std: jax.Array | float, noise: jax.Array,
+              clip: jax.Array | float | None = None) -> jax.Array:
+    """`action + std * noise` for standard-normal `noise` (`std * noise` clipped to `[-clip, clip]`
+    when given), kept in `[-1, 1]`: `gaussian_noise` for noise drawn elsewhere."""
+    noise = std * noise
     if clip is not None:
         noise = jnp.clip(noise, -clip, clip)
     return jnp.clip(action + noise, -1.0, 1.0)

@@ -1,4 +1,4 @@
-"""The unrolled CPU lowering of threefry2x32 draws exactly JAX's default random bits."""
+"""The CPU lowering of threefry2x32 draws exactly JAX's default random bits, hashing each draw once."""
 
 import inspect
 import json
