@@ -5,8 +5,10 @@ settings (rejax's `configs/gymnax/cartpole.yaml` `dqn:` and `pqn:`, `configs/gym
 As in benchmarks/ppo.py, every repetition of every side is a fresh process with a cold compile
 cache: jaxrl's child (`python -m benchmarks.offpolicy --algo dqn`) runs with
 JAXRL_COMPILATION_CACHE=""; rejax's child (peers/rejax_offpolicy.py) compiles AOT in its own venv;
-SB3's child (peers/sb3_offpolicy.py) uses torch with 1 thread. "run" includes one final evaluation
-(128 episodes) on jaxrl and rejax. Every child's peak resident memory is measured from outside.
+SB3's child (peers/sb3_offpolicy.py) uses torch with 1 thread; its steps/s is compared with a jaxrl
+run at SB3's settings (`SB3_MATCH`: where SB3's algorithm differs from rejax's settings). "run"
+includes one final evaluation (128 episodes) on jaxrl and rejax. Every child's peak resident memory
+is measured from outside.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ JAXRL = {
         hidden_sizes=(64, 64), activation="relu", layer_norm=True, optimizer="adam", learning_rate=3e-4, gamma=0.99,
         td_lambda=0.9, start_e=1.0, end_e=0.05, exploration_fraction=0.5, max_grad_norm=10.0, **RUN)),
 }
+# For the Stable-Baselines3 comparison ("same settings"), ours changed where SB3's algorithm differs
+# from rejax's settings above: SB3's DQN has no double Q and no dueling head and uses the Huber loss.
+# SB3's SAC already matches them.
+SB3_MATCH = {"dqn": dict(double_q=False, dueling=False, loss="huber")}
 TIMESTEPS = {"dqn": 100_000, "sac": 10_000, "pqn": 524_288}  # rejax's total_timesteps in those configs
 SETTINGS = {
     "dqn": "10 envs x 1 step, then 5 gradient steps of batch 100 per iteration; buffer 50k, learning starts after "
@@ -41,7 +47,7 @@ SETTINGS = {
            "(0.5 x squared) loss; Polyak target tau 0.02 once per iteration (ours: every 5 gradient steps); "
            "epsilon 1 -> 0.05 over 50% of the run. Gradient clipping 10: rejax clips element-wise (optax.clip), "
            "jaxrl and SB3 by global norm. Evaluation: rejax acts with epsilon 0.005, jaxrl greedily. SB3's DQN has "
-           "no double Q / dueling head and uses the Huber loss.",
+           "no double Q / dueling head and uses the Huber loss; against SB3, ours runs the same (`SB3_MATCH`).",
     "sac": "1 env x 1 step, then 1 gradient step of batch 256 per iteration; buffer 10k, learning starts after 256 "
            "steps; Adam lr 1e-2 (actor, critics, temperature), gamma 0.99, Polyak tau 0.02, 2 critics, 64x64 "
            "swish (SiLU) nets, auto temperature with target entropy -1, no gradient clipping. rejax normalises "
@@ -61,18 +67,21 @@ SETTINGS = {
 }
 
 
-def jaxrl_child(algo: str, total_timesteps: int) -> dict:
-    """In this (fresh) process: one jaxrl.train call; returns the timings from its summary."""
+def jaxrl_child(algo: str, total_timesteps: int, sb3_settings: bool = False) -> dict:
+    """In this (fresh) process: one jaxrl.train call (at SB3's settings: `SB3_MATCH`); returns the
+    timings from its summary."""
     import jaxrl
 
     spec = JAXRL[algo]
-    result = jaxrl.train(algo, spec["env"], total_timesteps=total_timesteps, config=spec["config"], out=None,
+    config = {**spec["config"], **(SB3_MATCH.get(algo, {}) if sb3_settings else {})}
+    result = jaxrl.train(algo, spec["env"], total_timesteps=total_timesteps, config=config, out=None,
                          progress=False, use_tuned=False)
     return train_timings(result.summary)
 
 
-def run_jaxrl(algo: str, total_timesteps: int) -> dict:
-    return run_child("benchmarks.offpolicy", ["--algo", algo, "--total-timesteps", str(total_timesteps)])
+def run_jaxrl(algo: str, total_timesteps: int, sb3_settings: bool = False) -> dict:
+    return run_child("benchmarks.offpolicy", ["--algo", algo, "--total-timesteps", str(total_timesteps)]
+                     + (["--sb3-settings"] if sb3_settings else []))
 
 
 def run_rejax(algo: str, total_timesteps: int) -> dict:
@@ -93,13 +102,19 @@ def run(algos: tuple[str, ...], timesteps: dict[str, int], sb3_timesteps: dict[s
         runners = {"jaxrl": lambda: run_jaxrl(algo, steps), "rejax": lambda: run_rejax(algo, steps)}
         if sb3_steps:
             runners["sb3"] = lambda: run_sb3(algo, sb3_steps)
+            if algo in SB3_MATCH:
+                runners["jaxrl_sb3_settings"] = lambda: run_jaxrl(algo, sb3_steps, sb3_settings=True)
         res = alternate(runners, reps, log)
         row = {"algo": algo, "env": env, "total_timesteps": steps, "reps": reps, "raw": res, **vs_rejax(res)}
         if "sb3" in res:
             row["sb3_total_timesteps"] = sb3_steps
             row["sb3_steps_per_s"] = median(res["sb3"], "steps_per_s")
             row["sb3_peak_rss_mib"] = median(res["sb3"], "peak_rss_mib")
-            row["sb3_ratio"] = ratio(row["jaxrl_steps_per_s"], row["sb3_steps_per_s"])
+            # jaxrl at SB3's settings where they differ from rejax's, else the run above.
+            ours = median(res["jaxrl_sb3_settings"], "steps_per_s") if algo in SB3_MATCH else row["jaxrl_steps_per_s"]
+            row["sb3_settings"] = SB3_MATCH.get(algo, {})
+            row["jaxrl_sb3_settings_steps_per_s"] = ours
+            row["sb3_ratio"] = ratio(ours, row["sb3_steps_per_s"])
         out["rows"].append(row)
     return out
 
@@ -108,5 +123,6 @@ if __name__ == "__main__":  # the jaxrl child process
     parser = argparse.ArgumentParser()
     parser.add_argument("--algo", choices=sorted(JAXRL), required=True)
     parser.add_argument("--total-timesteps", type=int)
+    parser.add_argument("--sb3-settings", action="store_true", help="change ours to SB3's settings (SB3_MATCH)")
     args = parser.parse_args()
-    print(json.dumps(jaxrl_child(args.algo, args.total_timesteps or TIMESTEPS[args.algo])))
+    print(json.dumps(jaxrl_child(args.algo, args.total_timesteps or TIMESTEPS[args.algo], args.sb3_settings)))

@@ -97,6 +97,16 @@ def _sb3_budget_note(rows: list[dict]) -> str:
             "gradient steps) is a larger share of its run: its steps/s is, if anything, flattered.")
 
 
+def _sb3_settings_cell(r: dict) -> str:
+    """jaxrl's steps/s in the SB3 comparison, naming what differs from the rejax-settings run."""
+    changed = r.get("sb3_settings")
+    if changed is None:  # measured before the SB3-settings runs existed
+        return "(the rejax-settings run)"
+    if not changed:
+        return "same run"
+    return f"{fmt(r['jaxrl_sb3_settings_steps_per_s'])} ({', '.join(f'{k}={v}' for k, v in changed.items())})"
+
+
 def offpolicy_section(off: dict) -> str:
     rows = [[f"{r['algo'].upper()} {r['env']}", f"{r['total_timesteps']:,}",
              fmt(r["jaxrl_compile_s"]), fmt(r["rejax_compile_s"]), x(r["compile_ratio"]),
@@ -106,13 +116,14 @@ def offpolicy_section(off: dict) -> str:
             for r in off["rows"]]
     text = table(["algorithm", "steps", "jaxrl compile s", "rejax compile s", "compile ratio", "jaxrl run s",
                   "rejax run s", "run ratio", "final eval return (jaxrl / rejax)", "peak MiB (jaxrl / rejax)"], rows)
-    no_sb3 = ["—"] * 3  # SB3 has no such algorithm
+    no_sb3 = ["—"] * 4  # SB3 has no such algorithm
     text += "\n\n" + table(
-        ["algorithm", "jaxrl steps/s (run only, excl. compile)", "rejax steps/s", "SB3 steps/s (steps)",
-         "jaxrl / SB3", "SB3 peak MiB"],
+        ["algorithm", "jaxrl steps/s (run only, excl. compile)", "rejax steps/s",
+         "jaxrl steps/s at SB3's settings", "SB3 steps/s (steps)", "jaxrl / SB3", "SB3 peak MiB"],
         [[f"{r['algo'].upper()} {r['env']}", fmt(r["jaxrl_steps_per_s"]), fmt(r["rejax_steps_per_s"]),
-          *([f"{fmt(r['sb3_steps_per_s'])} ({r['sb3_total_timesteps']:,})", x(r["sb3_ratio"]),
-             fmt(r.get("sb3_peak_rss_mib"))] if r.get("sb3_steps_per_s") else no_sb3)] for r in off["rows"]])
+          *([_sb3_settings_cell(r), f"{fmt(r['sb3_steps_per_s'])} ({r['sb3_total_timesteps']:,})",
+             x(r["sb3_ratio"]), fmt(r.get("sb3_peak_rss_mib"))] if r.get("sb3_steps_per_s") else no_sb3)]
+         for r in off["rows"]])
     if off.get("settings"):
         text += "\n\nSettings (ours set to rejax's; SB3 as close as it allows):\n\n" + "\n".join(
             f"- {algo.upper()}: {text_}" for algo, text_ in off["settings"].items())

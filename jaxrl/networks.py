@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl import dense_cpu
+from jaxrl.layer_norm import LayerNorm
 from jaxrl.distributions import Categorical, DiagGaussian, TanhGaussian
 
 ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "gelu": nn.gelu, "silu": nn.silu}
@@ -39,7 +40,7 @@ class MLP(nn.Module):
         for size in self.hidden_sizes:
             x = _dense(size, np.sqrt(2.0))(x)
             if self.layer_norm:
-                x = nn.LayerNorm()(x)
+                x = LayerNorm()(x)
             x = act(x)
         return x
 
