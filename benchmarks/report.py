@@ -90,11 +90,16 @@ def targets(results: dict) -> list[list]:
     return rows
 
 
+def _settings_text(changed: dict) -> str:
+    """`{"dueling": False}` -> `"dueling=False"`: the settings ours changed for the SB3 comparison."""
+    return ", ".join(f"{k}={v}" for k, v in changed.items())
+
+
 def _sb3_settings_label(r: dict) -> str:
     changed = r.get("sb3_settings")
     if not changed:
         return "" if changed is None else " (same settings)"
-    return f" (ours at SB3's settings: {', '.join(f'{k}={v}' for k, v in changed.items())})"
+    return f" (ours at SB3's settings: {_settings_text(changed)})"
 
 
 def _sb3_budget_note(rows: list[dict]) -> str:
@@ -112,7 +117,7 @@ def _sb3_settings_cell(r: dict) -> str:
         return "(the rejax-settings run)"
     if not changed:
         return "same run"
-    return f"{fmt(r['jaxrl_sb3_settings_steps_per_s'])} ({', '.join(f'{k}={v}' for k, v in changed.items())})"
+    return f"{fmt(r['jaxrl_sb3_settings_steps_per_s'])} ({_settings_text(changed)})"
 
 
 def offpolicy_section(off: dict) -> str:

@@ -16,8 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl import dense_cpu
-from jaxrl.layer_norm import LayerNorm
 from jaxrl.distributions import Categorical, DiagGaussian, TanhGaussian
+from jaxrl.layer_norm import LayerNorm
 
 ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "gelu": nn.gelu, "silu": nn.silu}
 
