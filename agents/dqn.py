@@ -25,13 +25,13 @@ from flax import struct
 from jaxrl.agents.base import AgentFns, AgentSpec, flatten_obs
 from jaxrl.agents.offpolicy import collect, collection_metrics, learn_when_ready, ready_to_learn
 from jaxrl.envs import Environment, spaces
-from jaxrl.exploration import epsilon_greedy, linear_schedule
-from jaxrl.losses import td_loss
-from jaxrl.networks import QNetwork
-from jaxrl.optim import clipped
-from jaxrl.replay import ReplayBuffer, ReplayState
-from jaxrl.returns import greedy_bootstrap, n_step_returns
-from jaxrl.rollout import EnvCarry, reset_envs
+from jaxrl.blocks.exploration import epsilon_greedy, linear_schedule
+from jaxrl.blocks.losses import td_loss
+from jaxrl.blocks.networks import QNetwork
+from jaxrl.blocks.optim import learning_rate_at, make_optimizer
+from jaxrl.blocks.replay import ReplayBuffer, ReplayState
+from jaxrl.blocks.returns import greedy_bootstrap, n_step_returns
+from jaxrl.blocks.rollout import EnvCarry, reset_envs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,10 +144,6 @@ class DQNState:
     update_step: jax.Array  # int32; env steps = update_step * steps_per_update
 
 
-def make_optimizer(max_grad_norm: jax.Array, learning_rate: jax.Array) -> optax.GradientTransformation:
-    return clipped(optax.adam(learning_rate), max_grad_norm)
-
-
 def build(env: Environment, env_params: Any, config: DQNConfig) -> AgentFns:
     config.validate()
     obs_space, action_space = env.observation_space(env_params), env.action_space(env_params)
@@ -169,7 +165,7 @@ def build(env: Environment, env_params: Any, config: DQNConfig) -> AgentFns:
     def init(key: jax.Array, hparams: DQNHparams) -> DQNState:
         key, key_net, key_env = jax.random.split(key, 3)
         params = network.init(key_net, jnp.zeros((1, int(np.prod(obs_space.shape))), jnp.float32))
-        opt_state = make_optimizer(hparams.max_grad_norm, hparams.learning_rate).init(params)
+        opt_state = make_optimizer(hparams.learning_rate, hparams.max_grad_norm).init(params)
         env_carry = reset_envs(env, env_params, key_env, config.num_envs)
         example = {
             "obs": jnp.zeros(obs_space.shape, obs_space.dtype), "action": jnp.int32(0),
@@ -204,7 +200,7 @@ def build(env: Environment, env_params: Any, config: DQNConfig) -> AgentFns:
             return td_loss(q_taken, targets, config.loss, weights), q_taken
 
         (loss, q_taken), grads = jax.value_and_grad(loss_fn, has_aux=True)(learner.params)
-        optimizer = make_optimizer(hparams.max_grad_norm, learning_rate)
+        optimizer = make_optimizer(learning_rate, hparams.max_grad_norm)
         updates, opt_state = optimizer.update(grads, learner.opt_state, learner.params)
         params = optax.apply_updates(learner.params, updates)
         grad_step = learner.grad_step + 1
@@ -235,9 +231,8 @@ def build(env: Environment, env_params: Any, config: DQNConfig) -> AgentFns:
         )
         learner = state.learner.replace(buffer=buffer_state)
         ready = ready_to_learn(buffer, buffer_state, config.learning_starts)
-        learning_rate = hparams.learning_rate * jnp.ones((), jnp.float32)
-        if config.anneal_lr:
-            learning_rate = learning_rate * (1.0 - state.update_step.astype(jnp.float32) / config.num_updates)
+        learning_rate = learning_rate_at(hparams.learning_rate, state.update_step, config.num_updates,
+                                         config.anneal_lr)
         learner, metrics = learn_when_ready(
             ready, lambda l, k: learn_step(hparams, learning_rate, l, k), learner, key_learn,
             config.gradient_steps,

@@ -19,8 +19,8 @@ import jax.numpy as jnp
 
 from jaxrl.agents.base import episode_metrics
 from jaxrl.envs import Environment, spaces
-from jaxrl.replay import ReplayBuffer, ReplayState, transition_item
-from jaxrl.rollout import EnvCarry, Transition, rollout
+from jaxrl.blocks.replay import ReplayBuffer, ReplayState, transition_item
+from jaxrl.blocks.rollout import EnvCarry, Transition, rollout
 
 
 def collect(

@@ -19,15 +19,15 @@ import optax
 from flax import struct
 
 from jaxrl.agents.base import AgentFns, AgentSpec, episode_metrics, flatten_obs
-from jaxrl.distributions import TanhGaussian
+from jaxrl.blocks.distributions import TanhGaussian
 from jaxrl.envs import Environment, spaces
 from jaxrl.envs.wrappers import RunningMeanStd, normalize_with_stats, update_running_stats_batch
-from jaxrl.losses import approx_kl, clipped_surrogate_loss, explained_variance, value_loss
-from jaxrl.minibatch import minibatch_epochs
-from jaxrl.networks import ActorCritic
-from jaxrl.optim import clipped
-from jaxrl.returns import gae
-from jaxrl.rollout import EnvCarry, reset_envs, rollout
+from jaxrl.blocks.losses import approx_kl, clipped_surrogate_loss, explained_variance, value_loss
+from jaxrl.blocks.minibatch import minibatch_epochs
+from jaxrl.blocks.networks import ActorCritic
+from jaxrl.blocks.optim import learning_rate_at, make_optimizer
+from jaxrl.blocks.returns import gae
+from jaxrl.blocks.rollout import EnvCarry, reset_envs, rollout
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,12 +123,6 @@ class PPOState:
     update_step: jax.Array  # int32 count of updates done; env steps = update_step * batch_size
 
 
-def make_optimizer(hparams: PPOHparams, learning_rate: jax.Array) -> optax.GradientTransformation:
-    # Built inside the traced update from traced values, so clipping and learning rate are sweepable
-    # without recompiling; the optimiser state's structure does not depend on them.
-    return clipped(optax.adam(learning_rate, eps=1e-5), hparams.max_grad_norm)
-
-
 def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
     config.validate()
     obs_space, action_space = env.observation_space(env_params), env.action_space(env_params)
@@ -162,7 +156,7 @@ def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
         dummy = jnp.zeros((1, int(np.prod(obs_space.shape))), jnp.float32)
         params = network.init(key_net, dummy)
         policy = PPOPolicy(params=params, obs_stats=RunningMeanStd.zeros_like(dummy[0]))
-        opt_state = make_optimizer(hparams, hparams.learning_rate).init(params)
+        opt_state = _optimizer(hparams, hparams.learning_rate).init(params)
         env_carry = reset_envs(env, env_params, key_env, config.num_envs)
         return PPOState(policy, opt_state, env_carry, key, jnp.int32(0))
 
@@ -192,12 +186,9 @@ def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
         }
         batch = jax.tree.map(lambda x: x.reshape(config.batch_size, *x.shape[2:]), batch)
 
-        if config.anneal_lr:
-            frac = 1.0 - state.update_step.astype(jnp.float32) / config.num_updates
-            learning_rate = hparams.learning_rate * jnp.maximum(frac, 0.0)
-        else:
-            learning_rate = hparams.learning_rate * jnp.ones((), jnp.float32)
-        optimizer = make_optimizer(hparams, learning_rate)
+        learning_rate = learning_rate_at(hparams.learning_rate, state.update_step, config.num_updates,
+                                         config.anneal_lr)
+        optimizer = _optimizer(hparams, learning_rate)
 
         def loss_fn(params, mb):
             dist, value = forward(policy.replace(params=params), mb["obs"])
@@ -251,6 +242,10 @@ def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
         act=act,
         steps_per_update=config.batch_size,
     )
+
+
+def _optimizer(hparams: PPOHparams, learning_rate: jax.Array) -> optax.GradientTransformation:
+    return make_optimizer(learning_rate, hparams.max_grad_norm, "adam", eps=1e-5)
 
 
 def _entropy(dist: TanhGaussian, key: jax.Array) -> jax.Array:

@@ -19,13 +19,13 @@ from flax import struct
 
 from jaxrl.agents.base import AgentFns, AgentSpec, episode_metrics, flatten_obs
 from jaxrl.envs import Environment, spaces
-from jaxrl.exploration import epsilon_greedy, linear_schedule
-from jaxrl.losses import td_loss
-from jaxrl.minibatch import minibatch_epochs
-from jaxrl.networks import QNetwork
-from jaxrl.optim import clipped
-from jaxrl.returns import lambda_returns
-from jaxrl.rollout import EnvCarry, reset_envs, rollout
+from jaxrl.blocks.exploration import epsilon_greedy, linear_schedule
+from jaxrl.blocks.losses import td_loss
+from jaxrl.blocks.minibatch import minibatch_epochs
+from jaxrl.blocks.networks import QNetwork
+from jaxrl.blocks.optim import OPTIMIZERS, learning_rate_at, make_optimizer
+from jaxrl.blocks.returns import lambda_returns
+from jaxrl.blocks.rollout import EnvCarry, reset_envs, rollout
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,13 +116,6 @@ class PQNState:
     update_step: jax.Array  # int32; env steps = update_step * batch_size
 
 
-OPTIMIZERS = {"radam": optax.radam, "adam": optax.adam}
-
-
-def make_optimizer(name: str, max_grad_norm: jax.Array, learning_rate: jax.Array) -> optax.GradientTransformation:
-    return clipped(OPTIMIZERS[name](learning_rate), max_grad_norm)
-
-
 def build(env: Environment, env_params: Any, config: PQNConfig) -> AgentFns:
     config.validate()
     obs_space, action_space = env.observation_space(env_params), env.action_space(env_params)
@@ -140,7 +133,7 @@ def build(env: Environment, env_params: Any, config: PQNConfig) -> AgentFns:
     def init(key: jax.Array, hparams: PQNHparams) -> PQNState:
         key, key_net, key_env = jax.random.split(key, 3)
         params = network.init(key_net, jnp.zeros((1, int(np.prod(obs_space.shape))), jnp.float32))
-        opt_state = make_optimizer(config.optimizer, hparams.max_grad_norm, hparams.learning_rate).init(params)
+        opt_state = make_optimizer(hparams.learning_rate, hparams.max_grad_norm, config.optimizer).init(params)
         env_carry = reset_envs(env, env_params, key_env, config.num_envs)
         return PQNState(params, opt_state, env_carry, jnp.float32(hparams.start_e), key, jnp.int32(0))
 
@@ -167,12 +160,9 @@ def build(env: Environment, env_params: Any, config: PQNConfig) -> AgentFns:
         batch = {"obs": traj.obs, "action": traj.action, "target": targets}
         batch = jax.tree.map(lambda x: x.reshape(config.batch_size, *x.shape[2:]), batch)
 
-        learning_rate = hparams.learning_rate * jnp.ones((), jnp.float32)
-        if config.anneal_lr:
-            learning_rate = learning_rate * jnp.maximum(
-                1.0 - state.update_step.astype(jnp.float32) / config.num_updates, 0.0
-            )
-        optimizer = make_optimizer(config.optimizer, hparams.max_grad_norm, learning_rate)
+        learning_rate = learning_rate_at(hparams.learning_rate, state.update_step, config.num_updates,
+                                         config.anneal_lr)
+        optimizer = make_optimizer(learning_rate, hparams.max_grad_norm, config.optimizer)
 
         def loss_fn(params, mb):
             q = q_values(params, mb["obs"])

@@ -25,11 +25,11 @@ from jaxrl.agents.offpolicy import (
     collect, collection_metrics, learn_when_ready, polyak, ready_to_learn, transition_example, unit_box_scaling,
 )
 from jaxrl.envs import Environment, spaces
-from jaxrl.exploration import uniform_warmup
-from jaxrl.networks import CategoricalActor, Critics, SquashedGaussianActor
-from jaxrl.optim import clipped
-from jaxrl.replay import ReplayBuffer, ReplayState
-from jaxrl.rollout import EnvCarry, reset_envs
+from jaxrl.blocks.exploration import uniform_warmup
+from jaxrl.blocks.networks import CategoricalActor, Critics, SquashedGaussianActor
+from jaxrl.blocks.optim import make_optimizer
+from jaxrl.blocks.replay import ReplayBuffer, ReplayState
+from jaxrl.blocks.rollout import EnvCarry, reset_envs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,10 +142,6 @@ class SACState:
     update_step: jax.Array  # int32; env steps = update_step * steps_per_update
 
 
-def _optimizer(hparams: SACHparams) -> optax.GradientTransformation:
-    return clipped(optax.adam(hparams.learning_rate), hparams.max_grad_norm)
-
-
 def build(env: Environment, env_params: Any, config: SACConfig) -> AgentFns:
     config.validate()
     obs_space, action_space = env.observation_space(env_params), env.action_space(env_params)
@@ -183,7 +179,7 @@ def build(env: Environment, env_params: Any, config: SACConfig) -> AgentFns:
         else:
             critic_params = critics.init(key_critic, dummy_obs, jnp.zeros((1, action_dim), jnp.float32))
         log_alpha = jnp.log(jnp.asarray(hparams.init_alpha, jnp.float32))
-        optimizer = _optimizer(hparams)
+        optimizer = make_optimizer(hparams.learning_rate, hparams.max_grad_norm)
         learner = SACLearner(
             actor_params, critic_params, critic_params, log_alpha, optimizer.init(actor_params),
             optimizer.init(critic_params), optimizer.init(log_alpha),
@@ -209,7 +205,7 @@ def build(env: Environment, env_params: Any, config: SACConfig) -> AgentFns:
         obs, next_obs = flat(batch["obs"]), flat(batch["next_obs"])
         action = batch["action"] if discrete else to_unit(batch["action"])
         alpha = jnp.exp(learner.log_alpha)
-        optimizer = _optimizer(hparams)
+        optimizer = make_optimizer(hparams.learning_rate, hparams.max_grad_norm)
 
         next_dist = actor.apply(learner.actor_params, next_obs)
         if discrete:

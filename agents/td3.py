@@ -25,11 +25,11 @@ from jaxrl.agents.offpolicy import (
     collect, collection_metrics, learn_when_ready, polyak, ready_to_learn, transition_example, unit_box_scaling,
 )
 from jaxrl.envs import Environment, spaces
-from jaxrl.exploration import gaussian_noise, perturbed, uniform_warmup
-from jaxrl.networks import Critics, DeterministicActor
-from jaxrl.optim import clipped
-from jaxrl.replay import ReplayBuffer, ReplayState
-from jaxrl.rollout import EnvCarry, reset_envs
+from jaxrl.blocks.exploration import gaussian_noise, perturbed, uniform_warmup
+from jaxrl.blocks.networks import Critics, DeterministicActor
+from jaxrl.blocks.optim import make_optimizer
+from jaxrl.blocks.replay import ReplayBuffer, ReplayState
+from jaxrl.blocks.rollout import EnvCarry, reset_envs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,10 +137,6 @@ class TD3State:
     update_step: jax.Array  # int32; env steps = update_step * steps_per_update
 
 
-def _optimizer(hparams: TD3Hparams) -> optax.GradientTransformation:
-    return clipped(optax.adam(hparams.learning_rate), hparams.max_grad_norm)
-
-
 def build(env: Environment, env_params: Any, config: TD3Config) -> AgentFns:
     config.validate()
     name = "DDPG" if isinstance(config, DDPGConfig) else "TD3"
@@ -163,7 +159,7 @@ def build(env: Environment, env_params: Any, config: TD3Config) -> AgentFns:
         dummy_obs = jnp.zeros((1, int(np.prod(obs_space.shape))), jnp.float32)
         actor_params = actor.init(key_actor, dummy_obs)
         critic_params = critics.init(key_critic, dummy_obs, jnp.zeros((1, action_dim), jnp.float32))
-        optimizer = _optimizer(hparams)
+        optimizer = make_optimizer(hparams.learning_rate, hparams.max_grad_norm)
         learner = TD3Learner(
             actor_params, critic_params, actor_params, critic_params, optimizer.init(actor_params),
             optimizer.init(critic_params), buffer.init(transition_example(obs_space, action_space)), jnp.int32(0),
@@ -181,7 +177,7 @@ def build(env: Environment, env_params: Any, config: TD3Config) -> AgentFns:
         key_sample, key_noise = jax.random.split(key)
         batch = jax.tree.map(lambda x: x[0], buffer.sample(learner.buffer, key_sample).experience)
         obs, next_obs, action = flat(batch["obs"]), flat(batch["next_obs"]), to_unit(batch["action"])
-        optimizer = _optimizer(hparams)
+        optimizer = make_optimizer(hparams.learning_rate, hparams.max_grad_norm)
 
         next_action = actor.apply(learner.target_actor_params, next_obs)
         if config.target_smoothing:

@@ -95,7 +95,7 @@ def evaluate_run(
     `env` evaluates on another environment with the same observation and action spaces. Returns
     a dict with "returns" `[num_seeds, episodes]`, "seeds", "step", "env", "episodes".
     """
-    from jaxrl.program import make_evaluate
+    from jaxrl.population.program import make_evaluate
 
     run = restore_policy(run_dir, step)
     episodes = run.config.run.eval_episodes if episodes is None else int(episodes)

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl import checkpoint, rundir, sharding
+from jaxrl import backend, checkpoint, rundir
 from jaxrl.agents import EPISODE_METRICS, AgentFns, get_agent
 from jaxrl.compile_cache import enable_compilation_cache
 from jaxrl.config import ConfigError, ResolvedConfig, hparams_dict, resolve
@@ -33,8 +33,8 @@ from jaxrl.envs import make
 from jaxrl.envs.wrappers import EpisodeStatistics
 from jaxrl.interrupt import TrainingInterrupted, catch_stop_signals
 from jaxrl.loggers import check_backends, make_loggers
-from jaxrl.program import make_chunk, make_evaluate
-from jaxrl.threefry_cpu import use_unrolled_threefry
+from jaxrl.population import sharding
+from jaxrl.population.program import make_chunk, make_evaluate
 
 
 @dataclasses.dataclass
@@ -479,7 +479,6 @@ def _get_program(resolved: ResolvedConfig, env, env_params, keys, hparams, eval_
     if cache_key in _PROGRAMS:
         return _PROGRAMS[cache_key], 0
 
-    use_unrolled_threefry()
     fns = build_agent(resolved, env, env_params)
     evaluate = make_evaluate(env, env_params, fns.act, resolved.run.eval_episodes)
 

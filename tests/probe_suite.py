@@ -19,7 +19,7 @@ from jaxrl.agents import get_agent
 from jaxrl.envs import spaces
 from jaxrl.envs.probes import PROBES, ProbeEnvironment, ProbeParams
 from jaxrl.envs.wrappers import EpisodeStatistics
-from jaxrl.program import make_chunk
+from jaxrl.population.program import make_chunk
 
 NAMES = sorted(PROBES)
 INSTANCES = [PROBES[name]() for name in NAMES]

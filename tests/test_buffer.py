@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from jaxrl.envs import make
-from jaxrl.replay import ReplayBuffer, transition_item
-from jaxrl.returns import n_step_returns
-from jaxrl.rollout import reset_envs, rollout
+from jaxrl.blocks.replay import ReplayBuffer, transition_item
+from jaxrl.blocks.returns import n_step_returns
+from jaxrl.blocks.rollout import reset_envs, rollout
 
 
 def _ids(first_step, steps, num_envs):

@@ -8,8 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrl.dense_cpu import dot_general, matmul
-from jaxrl.networks import MLP
+from jaxrl.backend.dense import dot_general, matmul
+from jaxrl.blocks.networks import MLP
 
 
 def _inputs(shape_x=(5, 7, 3), shape_w=(3, 4)):

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl.distributions import TanhGaussian
+from jaxrl.blocks.distributions import TanhGaussian
 
 
 def _dist():

@@ -8,7 +8,7 @@ from probe_suite import INSTANCES, NAMES, member, probe_obs, train_on_probes
 
 import jaxrl
 from jaxrl.agents.dqn import DQNConfig, DQNHparams
-from jaxrl.networks import QNetwork
+from jaxrl.blocks.networks import QNetwork
 
 GAMMA = 0.9
 

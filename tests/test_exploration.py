@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.special
 
-from jaxrl.exploration import epsilon_greedy, uniform_warmup
+from jaxrl.blocks.exploration import epsilon_greedy, uniform_warmup
 
 N = 200_000
 

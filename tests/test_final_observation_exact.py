@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from jaxrl.envs import make
-from jaxrl.rollout import reset_envs, rollout
+from jaxrl.blocks.rollout import reset_envs, rollout
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""`jaxrl.layer_norm.LayerNorm` computes what `flax.linen.LayerNorm()` computes, with the same
+"""`jaxrl.backend.layer_norm.LayerNorm` computes what `flax.linen.LayerNorm()` computes, with the same
 parameters, in every mode of differentiation, and its backward pass compiles to fewer ops."""
 
 import flax.linen as nn
@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrl.layer_norm import LayerNorm
-from jaxrl.networks import MLP
+from jaxrl.backend.layer_norm import LayerNorm
+from jaxrl.blocks.networks import MLP
 
 FLAX, OURS = nn.LayerNorm(), LayerNorm()
 

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrl.minibatch import minibatch_epochs, random_permutations
+from jaxrl.blocks.minibatch import minibatch_epochs, random_permutations
 
 
 @pytest.mark.parametrize("size", [1, 2, 5, 512, 2048, 3000])

@@ -7,7 +7,7 @@ import pytest
 
 import jaxrl
 from jaxrl.envs import make
-from jaxrl.networks import ActorCritic
+from jaxrl.blocks.networks import ActorCritic
 
 SMALL = dict(num_envs=8, num_steps=16, update_epochs=2, num_minibatches=2, num_logs=2, eval_episodes=4)
 

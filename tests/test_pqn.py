@@ -7,7 +7,7 @@ from probe_suite import INSTANCES, NAMES, member, probe_obs, train_on_probes
 
 import jaxrl
 from jaxrl.agents.pqn import PQNConfig, PQNHparams
-from jaxrl.networks import QNetwork
+from jaxrl.blocks.networks import QNetwork
 
 GAMMA = 0.9
 

@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrl.returns import gae
+from jaxrl.blocks.returns import gae
 
 
 def numpy_gae(rewards, values, next_values, terminated, truncated, gamma, lam):

@@ -9,7 +9,7 @@ from probe_suite import INSTANCES, NAMES, member, probe_obs, train_on_probes
 import jaxrl
 from jaxrl.agents.sac import SACConfig, SACHparams, soft_target_continuous, soft_target_discrete
 from jaxrl.agents.td3 import TD3Config, TD3Hparams
-from jaxrl.networks import CategoricalActor, Critics, DeterministicActor, SquashedGaussianActor
+from jaxrl.blocks.networks import CategoricalActor, Critics, DeterministicActor, SquashedGaussianActor
 
 GAMMA = 0.9
 HIDDEN = (32, 32)

@@ -92,8 +92,8 @@ def test_one_run_on_four_devices_splits_its_env_batch(tmp_path):
     what it learns on one device, up to float rounding of the cross-device reductions."""
     code = f"""
         import json, jax, numpy as np, jaxrl
-        import jaxrl.sharding
-        jaxrl.sharding.SPLIT_ENVS_ON_CPU = True  # the default on accelerators
+        import jaxrl.population.sharding
+        jaxrl.population.sharding.SPLIT_ENVS_ON_CPU = True  # the default on accelerators
         r = jaxrl.train("ppo", "CartPole-v1", seeds=[3], total_timesteps={STEPS * 2},
                         config={{**{SETTINGS!r}, "num_envs": 8}}, out={str(tmp_path)!r}, name="one", progress=False)
         obs = r.state.env.obs

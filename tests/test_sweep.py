@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import jaxrl
-from jaxrl import sharding
+from jaxrl.population import sharding
 from jaxrl.cli import main
 from jaxrl.config import ConfigError
 from jaxrl.sweeps import Range, expand, format_ranking, sweep

@@ -9,7 +9,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxrl.threefry_cpu import use_unrolled_threefry
+from jaxrl.backend.threefry import hashed_once
 
 
 def _draws() -> dict:

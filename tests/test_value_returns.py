@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrl.returns import greedy_bootstrap, lambda_returns, n_step_returns
+from jaxrl.blocks.returns import greedy_bootstrap, lambda_returns, n_step_returns
 
 
 def _episode_flags(rng, shape, p=0.15):

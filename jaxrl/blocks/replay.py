@@ -6,7 +6,7 @@ and each env's steps stay in order. A stored transition carries its own successo
 TRUE next observation (`info["final_observation"]` at episode ends, not the auto-reset one), with
 `terminated` and `truncated` kept apart. So a sampled transition never straddles an auto-reset, and
 a sampled sequence of `sequence_length` consecutive steps (for n-step returns) can be cut at its
-first episode end by the return function (`jaxrl.returns.n_step_returns`) without losing the
+first episode end by the return function (`jaxrl.blocks.returns.n_step_returns`) without losing the
 bootstrap observation. Sequences are drawn only from rows already written and never run across the
 write head (the newest `sequence_length - 1` rows are not sequence starts).
 
@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl.rollout import Transition
+from jaxrl.blocks.rollout import Transition
 
 STORED_FIELDS = ("obs", "action", "reward", "terminated", "truncated", "next_obs")
 

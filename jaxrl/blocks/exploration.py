@@ -11,9 +11,13 @@ import jax.numpy as jnp
 
 def linear_schedule(step: jax.Array, start: jax.Array | float, end: jax.Array | float,
                     duration: jax.Array | float) -> jax.Array:
-    """`start` at step 0, moving linearly to `end` at `duration` steps, then `end` (float32 scalar)."""
-    frac = jnp.clip(jnp.asarray(step, jnp.float32) / jnp.maximum(jnp.asarray(duration, jnp.float32), 1.0), 0.0, 1.0)
-    return jnp.asarray(start + frac * (end - start), jnp.float32)
+    """`start` at step 0, moving linearly to `end` at `duration` steps, then `end` (float32 scalar).
+
+    The one schedule of jaxrl: exploration rates and learning-rate decay (`blocks.optim`) use it.
+    """
+    done = jnp.asarray(step, jnp.float32) / jnp.maximum(jnp.asarray(duration, jnp.float32), 1.0)
+    remaining = jnp.clip(1.0 - done, 0.0, 1.0)
+    return jnp.asarray(end + (start - end) * remaining, jnp.float32)
 
 
 def epsilon_greedy(q_values: jax.Array, epsilon: jax.Array | float, key: jax.Array) -> jax.Array:

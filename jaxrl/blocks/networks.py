@@ -15,16 +15,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl import dense_cpu
-from jaxrl.distributions import Categorical, DiagGaussian, TanhGaussian
-from jaxrl.layer_norm import LayerNorm
+from jaxrl import backend
+from jaxrl.blocks.distributions import Categorical, DiagGaussian, TanhGaussian
 
 ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "gelu": nn.gelu, "silu": nn.silu}
 
 
 def _dense(features: int, gain: float) -> nn.Dense:
     return nn.Dense(features, kernel_init=nn.initializers.orthogonal(gain), bias_init=nn.initializers.zeros,
-                    dot_general=dense_cpu.dot_general)
+                    dot_general=backend.dense_dot_general())
 
 
 class MLP(nn.Module):
@@ -40,7 +39,7 @@ class MLP(nn.Module):
         for size in self.hidden_sizes:
             x = _dense(size, np.sqrt(2.0))(x)
             if self.layer_norm:
-                x = LayerNorm()(x)
+                x = backend.LayerNorm()(x)
             x = act(x)
         return x
 

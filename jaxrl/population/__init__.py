@@ -1,0 +1,1 @@
+"""The population program (being assembled)."""
