@@ -24,36 +24,9 @@ if not _os.path.isdir(_os.path.join(_here, "envs")) and _os.path.isfile(
 __version__ = "0.1.0"
 
 
-def _one_cpu_device_per_core() -> None:
-    """XLA:CPU runs a program on one device, so a vmapped population uses about one core. Unless
-    XLA_FLAGS already says otherwise, split the CPU into one virtual device per available core
-    (`JAXRL_CPU_DEVICES=N` picks N; 1 turns this off): populations are then sharded over the cores
-    (64 PPO members on 2 cores: 1.7x and 2.4x the steps/s in two measurements). It only affects the
-    CPU platform, and only when JAX's backends are not initialised yet."""
-    flags = _os.environ.get("XLA_FLAGS", "")
-    if "xla_force_host_platform_device_count" in flags:
-        return
-    try:
-        count = int(_os.environ.get("JAXRL_CPU_DEVICES") or len(_os.sched_getaffinity(0)))
-    except (ValueError, AttributeError):
-        return
-    import sys as _sys
+from jaxrl.backend.cpu_devices import split_cpu_devices as _split_cpu_devices  # noqa: E402
 
-    if count <= 1 or ("jax" in _sys.modules and _backends_initialized()):
-        return
-    _os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={count}".strip()
-
-
-def _backends_initialized() -> bool:
-    try:
-        from jax._src import xla_bridge
-
-        return xla_bridge.backends_are_initialized()
-    except (ImportError, AttributeError):
-        return True
-
-
-_one_cpu_device_per_core()
+_split_cpu_devices()  # process-wide by nature; see docs/architecture.md ("What jaxrl changes in your process")
 
 from jaxrl.envs import (  # noqa: E402
     Environment,

@@ -18,6 +18,7 @@ from jaxrl import checkpoint, rundir
 from jaxrl.config import ResolvedConfig
 from jaxrl.config import from_dict as config_from_dict
 from jaxrl.envs import make, spaces
+from jaxrl.population import build_agent, make_evaluate, member_inputs
 
 
 @dataclasses.dataclass
@@ -34,8 +35,6 @@ class RunPolicy:
 
 def restore_policy(run_dir: str | Path, step: int | None = None) -> RunPolicy:
     """Rebuild the agent of `run_dir` and restore its policy at `step` (default: the newest usable)."""
-    from jaxrl.training import build_agent, member_inputs
-
     run_path = Path(run_dir)
     resolved = config_from_dict(rundir.read_config(run_path))
     env, env_params = make(resolved.env, **resolved.env_kwargs)
@@ -95,8 +94,6 @@ def evaluate_run(
     `env` evaluates on another environment with the same observation and action spaces. Returns
     a dict with "returns" `[num_seeds, episodes]`, "seeds", "step", "env", "episodes".
     """
-    from jaxrl.population.program import make_evaluate
-
     run = restore_policy(run_dir, step)
     episodes = run.config.run.eval_episodes if episodes is None else int(episodes)
     if episodes < 1:

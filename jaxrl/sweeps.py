@@ -173,7 +173,7 @@ def sweep(
     """
     import jax
 
-    from jaxrl import training
+    from jaxrl import population, training
 
     wall_start = time.perf_counter()
     ranges = {k: _as_range(k, v) for k, v in (ranges or {}).items()}
@@ -216,7 +216,8 @@ def sweep(
         elif max_members:
             cap = max_members
         else:
-            cap, compiled, seconds = training.population_capacity(group, env_obj, env_params, len(mine))
+            mine_only = _subset(group, mine)
+            cap, compiled, seconds = population.capacity(mine_only, env_obj, env_params, population.layout(mine_only))
             num_compiles, compile_s = num_compiles + compiled, compile_s + seconds
         parts = [mine[i : i + cap] for i in range(0, len(mine), cap)]
         for p, indices in enumerate(parts):
@@ -229,8 +230,8 @@ def sweep(
             if existing is not None and (existing / "summary.json").exists():
                 result = training.load_finished(existing)
             elif existing is not None and (existing / "config.json").exists():
-                result = training._resume(existing, progress=progress, loggers=None, between_chunks=hook,
-                                          min_size=len(parts[0]))
+                result = training.resume_population(existing, progress=progress, between_chunks=hook,
+                                                    min_size=len(parts[0]))
             else:
                 run_dir = None if sweep_path is None else rundir.create_run_dir(sweep_path / "groups", label)
                 result = training.train_population(part, env_obj, env_params, run_dir, progress=progress,

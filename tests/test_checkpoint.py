@@ -16,7 +16,9 @@ from jaxrl import checkpoint
 from jaxrl.agents import get_agent, list_agents
 from jaxrl.config import ConfigError, resolve
 from jaxrl.envs import EnvParams, EnvState, Environment, make, register, spaces
-from jaxrl.training import NonFiniteError, _nonfinite, build_agent, member_inputs
+from jaxrl.population import build_agent, member_inputs
+from jaxrl.reporting import nonfinite
+from jaxrl.training import NonFiniteError
 
 # Config fields that size a replay buffer: shrunk so that an agent's initial state stays small.
 _BUFFER_FIELDS = ("buffer_size", "buffer_capacity", "capacity", "replay_size")
@@ -195,8 +197,8 @@ def test_nonfinite_guard_stops_and_keeps_the_last_good_checkpoint(tmp_path):
 def test_nonfinite_state_leaf_is_named():
     sums = {"policy_loss": np.array([0.1, 0.2]), "explained_variance": np.array([np.nan, 0.0])}
     finite = np.array([[True, True], [True, False]])
-    problem = _nonfinite(sums, finite, ["policy.params.kernel", "policy.obs_stats.var"], seeds=(3, 7))
+    problem = nonfinite(sums, finite, ["policy.params.kernel", "policy.obs_stats.var"], seeds=(3, 7))
     assert problem == "the state leaf policy.obs_stats.var (parameters or statistics) became NaN/inf for seed 7"
     sums["value_loss"] = np.array([np.inf, np.inf])
-    assert _nonfinite(sums, finite, ["a", "b"], seeds=(3, 7)) == "the loss metric value_loss became inf for seeds 3, 7"
-    assert _nonfinite({"policy_loss": np.zeros(2)}, np.ones((2, 2), bool), ["a", "b"], seeds=(3, 7)) is None
+    assert nonfinite(sums, finite, ["a", "b"], seeds=(3, 7)) == "the loss metric value_loss became inf for seeds 3, 7"
+    assert nonfinite({"policy_loss": np.zeros(2)}, np.ones((2, 2), bool), ["a", "b"], seeds=(3, 7)) is None

@@ -13,7 +13,7 @@ import pytest
 from jaxrl.config import ConfigError
 from jaxrl.pbt import PBT, exploit_and_explore
 from jaxrl.sweeps import sweep
-from jaxrl.training import _copy_members
+from jaxrl.population import copy_members
 
 BASE = {"num_envs": 4, "num_steps": 20, "num_minibatches": 2, "update_epochs": 2, "num_logs": 4,
         "eval_episodes": 8}
@@ -38,7 +38,7 @@ def test_bottom_members_copy_top_members_and_perturb_swept_settings():
 
 def test_copy_members_copies_state_and_gives_copies_a_new_rng_stream():
     state = {"w": jnp.arange(4.0)[:, None] * jnp.ones((4, 3)), "key": jax.vmap(jax.random.key)(jnp.arange(4))}
-    copied = _copy_members(state, [0, 3, 2, 3], step=100, size=4)
+    copied = copy_members(state, [0, 3, 2, 3], step=100, size=4)
     np.testing.assert_array_equal(copied["w"][:, 0], [0.0, 3.0, 2.0, 3.0])
     data, original = np.asarray(jax.random.key_data(copied["key"])), np.asarray(jax.random.key_data(state["key"]))
     np.testing.assert_array_equal(data[[0, 2, 3]], original[[0, 2, 3]])  # kept members: unchanged

@@ -209,7 +209,7 @@ def _small_run(algo: str):
     from jaxrl.agents import get_agent
     from jaxrl.config import resolve
     from jaxrl.envs import make
-    from jaxrl.training import build_agent
+    from jaxrl.population import build_agent
 
     fields = get_agent(algo).config_fields
     for env_name in ("CartPole-v1", "Pendulum-v1"):
@@ -252,13 +252,13 @@ def test_every_agent_stopped_and_resumed_equals_uninterrupted(algo, tmp_path):
 
 INIT_REPEATEDLY = """
 import sys, jax
-import jaxrl.training as T
+from jaxrl import backend, population
 from jaxrl.config import resolve
 from jaxrl.envs import make
 resolved = resolve("ppo", "CartPole-v1", {"num_envs": 8, "num_steps": 16}, seeds=2)
-keys, hparams = T.member_inputs(resolved)
-fns = T.build_agent(resolved, *make("CartPole-v1"))
-init = jax.jit(T._init_members(fns.init, 2)).lower(keys, hparams).compile({"xla_backend_optimization_level": 0})
+keys, hparams = population.member_inputs(resolved)
+fns = population.build_agent(resolved, *make("CartPole-v1"))
+init = jax.jit(backend.init_members(fns.init, 2)).lower(keys, hparams).compile({"xla_backend_optimization_level": 0})
 for _ in range(int(sys.argv[1])):
     jax.block_until_ready(init(keys, hparams))
 print("done")

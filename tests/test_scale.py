@@ -118,12 +118,13 @@ def test_population_init_on_several_cpu_devices_does_not_deadlock(tmp_path):
     device and its state is then split over the devices."""
     code = """
         import jax, jaxrl
-        from jaxrl import training
+        from jaxrl import population
         from jaxrl.config import resolve
         resolved = resolve("sac", "Pendulum-v1", {"buffer_size": 1000}, seeds=[0, 1])
         env, params = jaxrl.make("Pendulum-v1")
-        keys, hparams = training._place_inputs(training.member_inputs(resolved, 2), False)
-        program, _ = training._get_program(resolved, env, params, keys, hparams, jax.random.key(0))
+        layout = population.layout(resolved)
+        keys, hparams = population.placed_inputs(resolved, layout)
+        program, _ = population.get_program(resolved, env, params, layout, keys, hparams, jax.random.key(0))
         for _ in range(200):
             state = jax.block_until_ready(program.init(keys, hparams))
         assert all(len(x.sharding.device_set) == 2 for x in jax.tree.leaves(state))

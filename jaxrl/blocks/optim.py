@@ -16,7 +16,7 @@ import optax
 from jaxrl import backend
 from jaxrl.blocks.exploration import linear_schedule
 
-OPTIMIZERS = {"adam": optax.adam, "radam": optax.radam}
+OPTIMIZERS = {"radam": optax.radam, "adam": optax.adam}
 
 
 def make_optimizer(learning_rate: jax.Array | float, max_grad_norm: jax.Array | float, name: str = "adam",

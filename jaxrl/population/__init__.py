@@ -1,1 +1,25 @@
-"""The population program (being assembled)."""
+"""The population program: the members of one static configuration (seeds x traced settings) as
+ONE compiled program, placed on this process's devices.
+
+Used by the host loop (`jaxrl.training`), sweeps, policy loading and anything else that runs
+populations. Its interface:
+
+* `layout(resolved, min_size)` -> `Layout`: members reported and computed, env-batch splitting;
+* `placed_inputs(resolved, layout, member_hparams=None)` -> per-member `(keys, hparams)` on the devices;
+* `member_inputs(resolved, size)` -> the same on the host (e.g. for `jax.eval_shape`);
+* `get_program(resolved, env, env_params, layout, keys, hparams, eval_key)` -> `(Program, num_compiles)`:
+  init, chunk and evaluate compiled ahead of time and cached;
+* `capacity(resolved, env, env_params, layout)`: how many members fit in device memory;
+* `copy_members(state, sources, step, size)`: members continue from others' states (PBT);
+* `build_agent(resolved, env, env_params)`: the agent's pure functions for a run;
+* `make_chunk`, `make_evaluate`: the one-member functions the program maps over members.
+"""
+
+from jaxrl.population.compiled import Program, build_agent, capacity, clear_programs, get_program
+from jaxrl.population.members import Layout, copy_members, layout, member_inputs, placed_inputs
+from jaxrl.population.program import make_chunk, make_evaluate
+
+__all__ = [
+    "Layout", "Program", "build_agent", "capacity", "clear_programs", "copy_members", "get_program", "layout",
+    "make_chunk", "make_evaluate", "member_inputs", "placed_inputs",
+]

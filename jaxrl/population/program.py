@@ -41,6 +41,17 @@ def make_chunk(update: Callable[[Any, Any], tuple[Any, dict[str, jax.Array]]]):
     return chunk
 
 
+def with_finite_flags(chunk):
+    """`chunk` that also returns `[num_float_leaves]` bools: is each float leaf of the new state finite."""
+
+    def checked(state, hparams, num_updates):
+        state, sums = chunk(state, hparams, num_updates)
+        flags = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(state) if jnp.issubdtype(x.dtype, jnp.inexact)]
+        return state, sums, jnp.stack(flags) if flags else jnp.ones((0,), bool)
+
+    return checked
+
+
 def make_evaluate(
     env: Environment,
     env_params: Any,
