@@ -10,13 +10,18 @@ once) and `build(env, env_params, config) -> AgentFns`, a bundle of pure functio
   `metrics` is a flat dict of float32 scalars (see `EPISODE_METRICS`);
 * `policy(state) -> policy_params`: the part of the state `act` needs (exportable);
 * `act(policy_params, obs [B, ...], key, deterministic) -> env actions [B, ...]`.
+
+Observations and actions are pytrees with a leading batch axis `[B, ...]` (an array for the
+built-in single-agent envs; a dict keyed by agent name, or image + vector parts, pass through the
+same signatures), and whatever an agent carries between steps (a recurrent state, normaliser
+statistics) lives in its state pytree, which the host loop never looks inside.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -25,11 +30,33 @@ import jax.numpy as jnp
 EPISODE_METRICS = ("episode_return_sum", "episode_length_sum", "episode_count")
 
 
+class InitFn(Protocol):
+    def __call__(self, key: jax.Array, hparams: Any) -> Any:
+        """The initial agent state of one member (everything needed to resume)."""
+
+
+class UpdateFn(Protocol):
+    def __call__(self, state: Any, hparams: Any) -> tuple[Any, dict[str, jax.Array]]:
+        """One iteration (collect experience, learn): the new state and float32 scalar metrics."""
+
+
+class PolicyFn(Protocol):
+    def __call__(self, state: Any) -> Any:
+        """The part of the state that acting needs (exportable policy parameters)."""
+
+
+class ActFn(Protocol):
+    def __call__(self, policy: Any, obs: Any, key: jax.Array, deterministic: bool = False) -> Any:
+        """Env actions `[B, ...]` for observations `[B, ...]` (the distribution's mode when deterministic)."""
+
+
 class AgentFns(NamedTuple):
-    init: Callable[[jax.Array, Any], Any]
-    update: Callable[[Any, Any], tuple[Any, dict[str, jax.Array]]]
-    policy: Callable[[Any], Any]
-    act: Callable[[Any, jax.Array, jax.Array, bool], jax.Array]
+    """An algorithm's pure functions for one env (see the module docstring)."""
+
+    init: InitFn
+    update: UpdateFn
+    policy: PolicyFn
+    act: ActFn
     steps_per_update: int
 
 

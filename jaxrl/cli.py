@@ -321,17 +321,22 @@ def _eval(cmd: Eval) -> int:
 
     result = evaluate_run(cmd.run_dir, episodes=cmd.episodes, env=cmd.env, step=cmd.step,
                           deterministic=not cmd.stochastic, seed=cmd.seed)
-    returns = result["returns"]
+    returns, success = result["returns"], result["success"]
+    has_success = not np.isnan(success).all()
     mode = "stochastic" if cmd.stochastic else "deterministic"
     print(f"{result['algo']} on {result['env']}: policy at step {result['step']:,}, "
           f"{result['episodes']} {mode} episodes per seed")
-    print(f"{'seed':>6} {'mean':>10} {'std':>10} {'min':>10} {'max':>10}")
-    for seed, r in zip(result["seeds"], returns):
-        print(f"{seed:>6} {r.mean():>10.2f} {r.std():>10.2f} {r.min():>10.2f} {r.max():>10.2f}")
-    if len(result["seeds"]) > 1:
+    print(f"{'seed':>6} {'mean':>10} {'std':>10} {'min':>10} {'max':>10} {'discounted':>11} {'length':>8}"
+          + (f" {'success':>8}" if has_success else ""))
+    rows = [(str(seed), i) for i, seed in enumerate(result["seeds"])]
+    for label, i in rows + ([("all", slice(None))] if len(rows) > 1 else []):
+        r = returns[i]
+        print(f"{label:>6} {r.mean():>10.2f} {r.std():>10.2f} {r.min():>10.2f} {r.max():>10.2f} "
+              f"{result['discounted_returns'][i].mean():>11.2f} {result['lengths'][i].mean():>8.1f}"
+              + (f" {np.nanmean(success[i]):>8.2f}" if has_success else ""))
+    if len(rows) > 1:
         means = returns.mean(axis=1)
-        print(f"{'all':>6} {returns.mean():>10.2f} {returns.std():>10.2f} {returns.min():>10.2f} "
-              f"{returns.max():>10.2f}  (mean over seeds {np.mean(means):.2f} +- {np.std(means):.2f})")
+        print(f"mean over seeds {np.mean(means):.2f} +- {np.std(means):.2f}")
     return 0
 
 

@@ -92,7 +92,9 @@ def evaluate_run(
     """Returns of `episodes` episodes per seed with the policy at `step` (default: final checkpoint).
 
     `env` evaluates on another environment with the same observation and action spaces. Returns
-    a dict with "returns" `[num_seeds, episodes]`, "seeds", "step", "env", "episodes".
+    a dict with "returns", "discounted_returns" (by each seed's gamma), "lengths" and "success"
+    (NaN where the env reports none), each `[num_seeds, episodes]`, and "seeds", "step", "env",
+    "episodes". The same `seed` gives the same episodes, so two runs are judged on the same ones.
     """
     run = restore_policy(run_dir, step)
     episodes = run.config.run.eval_episodes if episodes is None else int(episodes)
@@ -103,9 +105,13 @@ def evaluate_run(
         _check_compatible(run.env, run.env_params, eval_env, eval_params, run.config.env, env)
     evaluate = make_evaluate(eval_env, eval_params, run.act, episodes, deterministic=deterministic)
     key = jax.random.key(run.config.run.eval_seed if seed is None else seed)
-    returns = jax.jit(jax.vmap(evaluate, in_axes=(0, None)))(run.policy, key)[0]
+    gamma = jnp.asarray([getattr(h, "gamma", 1.0) for h in run.config.members], jnp.float32)
+    results = jax.device_get(jax.jit(jax.vmap(evaluate, in_axes=(0, None, 0)))(run.policy, key, gamma))
     return {
-        "returns": np.asarray(jax.device_get(returns)),
+        "returns": np.asarray(results["return"]),
+        "discounted_returns": np.asarray(results["discounted_return"]),
+        "lengths": np.asarray(results["length"]),
+        "success": np.asarray(results["success"]),
         "seeds": list(run.config.seeds),
         "step": run.step,
         "env": env or run.config.env,

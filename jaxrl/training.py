@@ -84,6 +84,7 @@ class _Progress:
     updates_done: int = 0
     metrics_rows: int = 0  # rows of metrics.csv written up to this point
     last_eval: np.ndarray | None = None  # [seeds, eval_episodes] returns of the latest evaluation
+    last_eval_means: dict[str, list[float]] | None = None  # per seed: discounted_return, length, success
     train_s: float = 0.0
     eval_s: float = 0.0
     hparams: list[dict[str, Any]] | None = None  # each member's traced settings now (PBT changes them)
@@ -367,7 +368,10 @@ def _evaluate(run: _Run) -> float:
     """Evaluate every member's policy on the fixed eval episodes; returns the seconds it took."""
     evaluate = run.program.evaluate()
     t0 = time.perf_counter()
-    run.done.last_eval = np.asarray(jax.device_get(evaluate(run.state, run.eval_key)[0]))
+    results = jax.device_get(evaluate(run.state, run.hparams, run.eval_key))
+    run.done.last_eval = np.asarray(results["return"])
+    run.done.last_eval_means = {name: np.asarray(v).mean(axis=1).tolist() for name, v in results.items()
+                                if name != "return"}
     return time.perf_counter() - t0
 
 
@@ -443,6 +447,8 @@ def _summary(run: _Run, eval_s: float) -> dict[str, Any]:
         "final_eval_return": final_returns,
         "final_eval_return_mean": float(np.mean(final_returns)),
         "final_eval_return_std": float(np.std(final_returns)),
+        **{f"final_eval_{name}": values[:num_members] for name, values in (done.last_eval_means or {}).items()
+           if name != "success" or not math.isnan(values[0])},
         "eval_episodes": resolved.run.eval_episodes,
         "compile_s": round(run.program.compile_s if run.num_compiles else 0.0, 4),
         "train_s": round(done.train_s, 4),

@@ -44,6 +44,7 @@ class Program:
 
     init: Any  # (keys [size], hparams [size]) -> state [size]
     chunk: Any  # (state, hparams, num_updates) -> (state, metric sums [size], finite flags [size, leaves])
+    # evaluate(): (state, hparams, key) -> {EVAL_FIELDS name: [size, episodes]}
     evaluate_future: concurrent.futures.Future  # the eval program, compiled beside the chunk
     policy: Any  # state -> policy params (the agent's `policy`)
     steps_per_update: int
@@ -54,7 +55,7 @@ class Program:
     state_sharding: Any  # where the state lives on several devices (None on one)
 
     def evaluate(self) -> Any:
-        """The compiled `(state, key) -> (returns, lengths) [size, episodes]`. The first call waits
+        """The compiled `(state, hparams, key) -> {name: [size, episodes]}`. The first call waits
         for its background compile if needed; the wait counts as compile time."""
         if not self.evaluate_future.done():
             t0 = time.perf_counter()
@@ -140,7 +141,8 @@ def _compile(resolved: ResolvedConfig, env, env_params, lay: Layout, keys, hpara
     evaluate = make_evaluate(env, env_params, fns.act, resolved.run.eval_episodes)
     init_fn = backend.init_members(fns.init, lay.size)
     chunk_fn = backend.over_members(with_finite_flags(make_chunk(fns.update)), lay.size, in_axes=(0, 0, None))
-    evaluate_fn = backend.over_members(lambda s, k: evaluate(fns.policy(s), k), lay.size, in_axes=(0, None))
+    evaluate_fn = backend.over_members(lambda s, h, k: evaluate(fns.policy(s), k, _gamma(h)), lay.size,
+                                       in_axes=(0, 0, None))
     t0 = time.perf_counter()
     with backend.random_lowering():
         init_traced = jax.jit(init_fn).trace(keys, hparams)
@@ -157,7 +159,7 @@ def _compile(resolved: ResolvedConfig, env, env_params, lay: Layout, keys, hpara
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         chunk_future = pool.submit(chunk_lowered.compile)
         init_future = _BACKGROUND.submit(init_lowered.compile, backend.init_compile_options())
-        eval_future = _BACKGROUND.submit(_lower_and_compile, evaluate_all, state_shape, eval_key)
+        eval_future = _BACKGROUND.submit(_lower_and_compile, evaluate_all, state_shape, hparams, eval_key)
         init_compiled, chunk_compiled = init_future.result(), chunk_future.result()
     if backend.init_on_one_device(state_sharding):
         init_compiled = _placed_after(init_compiled, state_sharding)
@@ -198,6 +200,11 @@ def _placed_after(init_compiled, state_sharding):
         return jax.device_put(init_compiled(*jax.device_put((keys, hparams), first)), state_sharding)
 
     return init
+
+
+def _gamma(hparams: Any) -> Any:
+    """The member's discount for the eval's discounted return (1: undiscounted, for agents without one)."""
+    return getattr(hparams, "gamma", 1.0)
 
 
 def _lower_and_compile(jitted, *args):

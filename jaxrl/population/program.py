@@ -52,6 +52,9 @@ def with_finite_flags(chunk):
     return checked
 
 
+EVAL_FIELDS = ("return", "discounted_return", "length", "success")
+
+
 def make_evaluate(
     env: Environment,
     env_params: Any,
@@ -60,39 +63,47 @@ def make_evaluate(
     deterministic: bool = True,
     max_steps: int = 100_000,
 ):
-    """`evaluate(policy, key) -> (returns [num_episodes], lengths [num_episodes])`.
+    """`evaluate(policy, key, gamma=1.0) -> {name: [num_episodes]}` for each name of `EVAL_FIELDS`.
 
-    Runs `num_episodes` env copies until each finishes its first episode (undiscounted return in
-    the env's own reward units). The same `key` gives the same episodes, so evaluations of
-    successive policies are comparable. `max_steps` only guards against envs that never end.
+    Runs `num_episodes` env copies until each finishes its first episode: the undiscounted return
+    (in the env's own reward units), the return discounted by `gamma`, the length, and success
+    (1.0/0.0 from `info["success"]` at the episode's last step where the env reports it, else NaN).
+    The same `key` gives the same episodes, so evaluations of successive policies, and of different
+    agents on the same env, are comparable. `max_steps` only guards against envs that never end.
     """
 
-    def evaluate(policy: Any, key: jax.Array):
+    def evaluate(policy: Any, key: jax.Array, gamma: jax.Array | float = 1.0):
         key_reset, key_run = jax.random.split(key)
         obs, state = jax.vmap(env.reset, in_axes=(0, None))(
             jax.random.split(key_reset, num_episodes), env_params
         )
         zeros = jnp.zeros(num_episodes, jnp.float32)
-        init = (obs, state, jnp.zeros(num_episodes, bool), zeros, zeros, key_run, jnp.int32(0))
+        totals = {name: zeros for name in EVAL_FIELDS}
+        totals["success"] = jnp.full(num_episodes, jnp.nan, jnp.float32)
+        init = (obs, state, jnp.zeros(num_episodes, bool), totals, key_run, jnp.int32(0))
 
         def cond(carry):
-            done, t = carry[2], carry[6]
+            done, t = carry[2], carry[5]
             return jnp.logical_and(~jnp.all(done), t < max_steps)
 
         def body(carry):
-            obs, state, done, returns, lengths, key, t = carry
+            obs, state, done, totals, key, t = carry
             keys = jax.random.split(key, num_episodes + 2)  # next, act, one per env copy
-            key = keys[0]
             action = act(policy, obs, keys[1], deterministic)
-            obs, state, reward, terminated, truncated, _ = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
+            obs, state, reward, terminated, truncated, info = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
                 keys[2:], state, action, env_params
             )
             running = ~done
-            returns = returns + jnp.where(running, reward, 0.0)
-            lengths = lengths + running.astype(jnp.float32)
-            return obs, state, done | terminated | truncated, returns, lengths, key, t + 1
+            ends = running & (terminated | truncated)
+            totals = {
+                "return": totals["return"] + jnp.where(running, reward, 0.0),
+                "discounted_return": totals["discounted_return"] + jnp.where(running, gamma**t * reward, 0.0),
+                "length": totals["length"] + running.astype(jnp.float32),
+                "success": (jnp.where(ends, jnp.asarray(info["success"], jnp.float32), totals["success"])
+                            if "success" in info else totals["success"]),
+            }
+            return obs, state, done | terminated | truncated, totals, keys[0], t + 1
 
-        final = jax.lax.while_loop(cond, body, init)
-        return final[3], final[4]
+        return jax.lax.while_loop(cond, body, init)[3]
 
     return evaluate
