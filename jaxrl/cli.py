@@ -6,6 +6,7 @@
     jaxrl sweep ALGO --env ENV [--grid KEY=V1,V2 ...] [--random N --range KEY=LO:HI[:log] ...] [--seeds S]
                [--pbt] [--max-members M] [--set KEY=VALUE ...] [--out DIR] [--name NAME]
     jaxrl eval RUN_DIR [--episodes N] [--env ENV] [--step STEP]
+    jaxrl plot RUN_DIR ... [--metric COLUMN] [--out FILE]
     jaxrl envs [--no-adapters]
     jaxrl check-env ENV
 """
@@ -120,6 +121,18 @@ class Eval:
 
 
 @dataclasses.dataclass
+class Plot:
+    """Redraw learning curves from run directories' metrics.csv (mean over seeds, min-max shaded)."""
+
+    run_dirs: tyro.conf.Positional[list[str]]
+    """Run directories (a sweep's groups/group-NN directories are run directories too)."""
+    metric: str = "eval_return"
+    """Any column of metrics.csv, e.g. episode_return, policy_loss, entropy."""
+    out: str | None = None
+    """Image to write (default: RUN_DIR/METRIC.png for one run, ./METRIC.png for several)."""
+
+
+@dataclasses.dataclass
 class Envs:
     """List environment names accepted by --env."""
 
@@ -169,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
     command = tyro.extras.subcommand_cli_from_dict(
-        {"train": Train, "sweep": Sweep, "eval": Eval, "envs": Envs, "check-env": CheckEnv},
+        {"train": Train, "sweep": Sweep, "eval": Eval, "plot": Plot, "envs": Envs, "check-env": CheckEnv},
         prog="jaxrl",
         description="jaxrl: JAX-native reinforcement learning. Whole training runs compile to one program.",
         args=_merge_repeated(sys.argv[1:] if argv is None else argv),
@@ -186,6 +199,11 @@ def main(argv: list[str] | None = None) -> int:
             return _sweep(command)
         if isinstance(command, Eval):
             return _eval(command)
+        if isinstance(command, Plot):
+            from jaxrl.plots import plot_runs
+
+            print(f"wrote {plot_runs(command.run_dirs, command.metric, command.out)}")
+            return 0
         if isinstance(command, Envs):
             from jaxrl.envs import list_envs
 

@@ -7,10 +7,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # Rank of each jaxrl module prefix: a module may import modules of equal or lower rank.
 RANKS = [
-    ("jaxrl.envs", 0), ("jaxrl.backend", 1), ("jaxrl.blocks", 2), ("jaxrl.agents", 3), ("jaxrl.config", 4),
+    ("jaxrl.envs", 0), ("jaxrl.stats", 0), ("jaxrl.backend", 1), ("jaxrl.blocks", 2), ("jaxrl.agents", 3), ("jaxrl.config", 4),
     ("jaxrl.experiments", 4), ("jaxrl.population", 5), ("jaxrl.reporting", 6), ("jaxrl.training", 6),
     ("jaxrl.checkpoint", 6), ("jaxrl.rundir", 6), ("jaxrl.loggers", 6), ("jaxrl.interrupt", 6),
-    ("jaxrl.compile_cache", 6), ("jaxrl.policy", 7), ("jaxrl.pbt", 7), ("jaxrl.sweeps", 7), ("jaxrl.cli", 8),
+    ("jaxrl.compile_cache", 6), ("jaxrl.policy", 7), ("jaxrl.pbt", 7), ("jaxrl.sweeps", 7), ("jaxrl.plots", 7),
+    ("jaxrl.catalogue", 7), ("jaxrl.compare", 7), ("jaxrl.cli", 8),
     ("jaxrl.__main__", 8), ("jaxrl", 8),
 ]
 FOLDERS = {"envs": "jaxrl.envs", "agents": "jaxrl.agents", "jaxrl": "jaxrl"}
