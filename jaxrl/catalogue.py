@@ -1,0 +1,97 @@
+"""Finished runs read back from their directories: one record per member (seed), and the catalogue
+of a folder of runs and sweeps (`jaxrl runs`).
+
+Everything comes from the run directory alone: config.json (settings, versions, git commit),
+summary.json (final evaluation per member, timings) and metrics.csv (curves).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from jaxrl import rundir
+
+
+@dataclasses.dataclass(frozen=True)
+class MemberResult:
+    """One member (seed) of a finished run: its settings, final score and learning curve."""
+
+    run_dir: Path
+    algo: str
+    env: str
+    seed: int
+    settings: dict[str, Any]  # static config, traced hparams and env.FIELD settings
+    score: float  # final mean evaluation return
+    curve: tuple[tuple[int, float], ...]  # (step, eval_return) at each logged evaluation
+
+
+def find_runs(paths: Iterable[str | Path]) -> list[Path]:
+    """Run directories under `paths`: a run directory itself, a sweep's groups, or every run and
+    sweep below a folder (sorted). ValueError when a path holds none."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if not path.exists():
+            raise ValueError(f"{str(path)!r} does not exist.")
+        runs = [path] if (path / "config.json").is_file() else sorted(
+            p.parent for p in path.rglob("config.json") if not _inside_checkpoints(p))
+        if not runs:
+            raise ValueError(f"{str(path)!r} holds no jaxrl run directory (no config.json in it or below it).")
+        found += [r for r in runs if r not in found]
+    return found
+
+
+def read_members(run_dir: str | Path) -> list[MemberResult]:
+    """The members of a finished run (ValueError, naming what is missing, for an unfinished one)."""
+    run_dir = Path(run_dir)
+    config = rundir.read_config(run_dir)
+    summary_path = run_dir / "summary.json"
+    if not summary_path.is_file():
+        raise ValueError(f"{str(run_dir)!r} has no summary.json: the run has not finished "
+                         f"(`jaxrl train --resume {run_dir}` completes it).")
+    summary = json.loads(summary_path.read_text())
+    rows = rundir.read_metrics(run_dir / "metrics.csv") if (run_dir / "metrics.csv").is_file() else []
+    members = config.get("member_hparams") or [config["hparams"]] * len(config["seeds"])
+    shared = {**config["config"], **{f"env.{k}": v for k, v in config.get("env_kwargs", {}).items()}}
+    out = []
+    for i, (seed, hparams) in enumerate(zip(config["seeds"], members)):
+        mine = [r for r in rows if r.get("member", i) == i and r["seed"] == seed]
+        curve = tuple((r["step"], r["eval_return"]) for r in mine if not math.isnan(r.get("eval_return", math.nan)))
+        out.append(MemberResult(run_dir, config["algo"], config["env"], int(seed), {**shared, **hparams},
+                                float(summary["final_eval_return"][i]), curve))
+    return out
+
+
+def catalogue(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
+    """One row per run directory under `paths`: what ran, how it ended and how fast."""
+    rows = []
+    for run_dir in find_runs(paths):
+        config = rundir.read_config(run_dir)
+        summary_path = run_dir / "summary.json"
+        summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+        scores = summary.get("final_eval_return", [])
+        versions = config.get("versions", {})
+        rows.append({
+            "run_dir": str(run_dir), "algo": config.get("algo"), "env": config.get("env"),
+            "seeds": len(config.get("seeds", [])), "status": "finished" if summary else "unfinished",
+            "final_return_mean": sum(scores) / len(scores) if scores else math.nan,
+            "scores": scores, "steps": summary.get("total_timesteps"), "steps_per_s": summary.get("steps_per_s"),
+            "wall_s": summary.get("wall_s"), "date": _date(run_dir), "jaxrl": versions.get("jaxrl"),
+            "jax": versions.get("jax"), "git_commit": (config.get("git_commit") or "")[:10] or None,
+        })
+    return rows
+
+
+def _date(run_dir: Path) -> str:
+    import datetime
+
+    stamp = (run_dir / "config.json").stat().st_mtime
+    return datetime.datetime.fromtimestamp(stamp).strftime("%Y-%m-%d %H:%M")
+
+
+def _inside_checkpoints(config_path: Path) -> bool:
+    return "checkpoints" in config_path.parts
