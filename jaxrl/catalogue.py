@@ -14,7 +14,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from jaxrl import rundir
+import numpy as np
+
+from jaxrl import rundir, stats
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,17 +75,51 @@ def catalogue(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
         config = rundir.read_config(run_dir)
         summary_path = run_dir / "summary.json"
         summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
-        scores = summary.get("final_eval_return", [])
+        iqm = _iqm_interval(summary.get("final_eval_return", []))
         versions = config.get("versions", {})
         rows.append({
             "run_dir": str(run_dir), "algo": config.get("algo"), "env": config.get("env"),
             "seeds": len(config.get("seeds", [])), "status": "finished" if summary else "unfinished",
-            "final_return_mean": sum(scores) / len(scores) if scores else math.nan,
-            "scores": scores, "steps": summary.get("total_timesteps"), "steps_per_s": summary.get("steps_per_s"),
+            "iqm": iqm.point, "iqm_low": iqm.lower, "iqm_high": iqm.upper,
+            "steps": summary.get("total_timesteps"), "steps_per_s": summary.get("steps_per_s"),
             "wall_s": summary.get("wall_s"), "date": _date(run_dir), "jaxrl": versions.get("jaxrl"),
             "jax": versions.get("jax"), "git_commit": (config.get("git_commit") or "")[:10] or None,
         })
     return rows
+
+
+COLUMNS = (("run_dir", "<"), ("algo", "<"), ("env", "<"), ("seeds", ">"), ("final return IQM [95% CI]", ">"),
+           ("steps/s", ">"), ("wall s", ">"), ("date", "<"), ("jaxrl", "<"), ("jax", "<"), ("commit", "<"))
+
+
+def format_catalogue(rows: list[dict[str, Any]]) -> str:
+    """The catalogue as an aligned text table."""
+    cells = [[r["run_dir"], r["algo"], r["env"], str(r["seeds"]),
+              "unfinished" if r["status"] != "finished" else
+              f"{r['iqm']:.4g} [{r['iqm_low']:.4g}, {r['iqm_high']:.4g}]",
+              f"{r['steps_per_s']:,.0f}" if r["steps_per_s"] else "-", f"{r['wall_s']:.1f}" if r["wall_s"] else "-",
+              r["date"], r["jaxrl"] or "-", r["jax"] or "-", r["git_commit"] or "-"] for r in rows]
+    widths = [max(len(name), *(len(str(c[i])) for c in cells)) for i, (name, _) in enumerate(COLUMNS)]
+    line = lambda values: "  ".join(f"{str(v):{align}{w}}" for v, (_, align), w in zip(values, COLUMNS, widths))
+    return "\n".join([line([name for name, _ in COLUMNS]), *map(line, cells)])
+
+
+def write_csv(rows: list[dict[str, Any]], path: str | Path) -> None:
+    """The catalogue rows as CSV (one column per field)."""
+    import csv
+
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _iqm_interval(scores: list[float]) -> stats.Interval:
+    """IQM of a run's final returns over its seeds with a 95% bootstrap CI (NaN when unfinished)."""
+    if not scores:
+        return stats.Interval(math.nan, math.nan, math.nan)
+    interval = stats.bootstrap_interval(np.asarray(scores, float)[:, None], stats.iqm, reps=2000)
+    return stats.Interval(*(float(v) for v in interval))
 
 
 def _date(run_dir: Path) -> str:

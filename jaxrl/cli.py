@@ -6,6 +6,9 @@
     jaxrl sweep ALGO --env ENV [--grid KEY=V1,V2 ...] [--random N --range KEY=LO:HI[:log] ...] [--seeds S]
                [--pbt] [--max-members M] [--set KEY=VALUE ...] [--out DIR] [--name NAME]
     jaxrl eval RUN_DIR [--episodes N] [--env ENV] [--step STEP]
+    jaxrl compare RUN_OR_SWEEP_DIR ... | --scores FILE.csv [--label NAME=DIR,...] [--adastop --n N --K K]
+               [--json] [--out DIR]
+    jaxrl runs [DIR ...] [--sort COLUMN] [--csv FILE]
     jaxrl plot RUN_DIR ... [--metric COLUMN] [--out FILE]
     jaxrl envs [--no-adapters]
     jaxrl check-env ENV
@@ -121,6 +124,56 @@ class Eval:
 
 
 @dataclasses.dataclass
+class Compare:
+    """Compare agents with IQM, mean and median (stratified bootstrap CIs), probability of improvement
+    and, with --adastop, AdaStop's decisions; writes compare.png (sample-efficiency curves, performance
+    profile, interval estimates) into --out and prints where.
+
+    Agents are the runs' algorithm + the settings in which the runs differ, or --label NAME=DIR,...
+    """
+
+    paths: tyro.conf.Positional[list[str]] = dataclasses.field(default_factory=list)
+    """Run directories, sweep directories or folders holding them (not with --scores)."""
+    scores: str | None = None
+    """A CSV with columns agent,env,seed,score instead of run directories (results of any framework)."""
+    label: Annotated[list[str], tyro.conf.arg(metavar="NAME=DIR,DIR")] = dataclasses.field(default_factory=list)
+    """Name the agents yourself: each NAME gets the runs under its directories."""
+    normalize: Annotated[list[str], tyro.conf.arg(metavar="ENV=MIN:MAX")] = dataclasses.field(default_factory=list)
+    """Score range per env for the aggregate over envs (built-in envs have one)."""
+    out: str = "."
+    """Folder for compare.png."""
+    json: bool = False
+    """Print the results as JSON instead of tables."""
+    adastop: bool = False
+    """Apply AdaStop to each env's final scores (seeds in order, n per agent per interim)."""
+    n: int = 5
+    """AdaStop: seeds per agent per interim."""
+    K: int = 5
+    """AdaStop: maximum number of interims."""
+    alpha: float = 0.05
+    """AdaStop: family-wise error rate."""
+    reps: int = 2000
+    """Bootstrap resamples."""
+    confidence: float = 0.95
+    """Confidence level of the intervals."""
+    seed: int = 0
+    """Seed of the bootstrap and AdaStop's permutations."""
+
+
+@dataclasses.dataclass
+class Runs:
+    """A catalogue of run and sweep directories: what ran, final return (IQM with 95% CI over seeds),
+    steps/s, wall time, date, versions and git commit."""
+
+    paths: tyro.conf.Positional[list[str]] = dataclasses.field(default_factory=lambda: ["runs"])
+    """Folders to look in (run directories below them are listed)."""
+    sort: str = "date"
+    """Column to sort by: date, algo, env, iqm, steps_per_s, wall_s, run_dir."""
+    csv: str | None = None
+    """Also write the catalogue to this CSV file."""
+
+
+@dataclasses.dataclass
 class Plot:
     """Redraw learning curves from run directories' metrics.csv (mean over seeds, min-max shaded)."""
 
@@ -182,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
     command = tyro.extras.subcommand_cli_from_dict(
-        {"train": Train, "sweep": Sweep, "eval": Eval, "plot": Plot, "envs": Envs, "check-env": CheckEnv},
+        {"train": Train, "sweep": Sweep, "eval": Eval, "compare": Compare, "runs": Runs, "plot": Plot, "envs": Envs, "check-env": CheckEnv},
         prog="jaxrl",
         description="jaxrl: JAX-native reinforcement learning. Whole training runs compile to one program.",
         args=_merge_repeated(sys.argv[1:] if argv is None else argv),
@@ -199,6 +252,10 @@ def main(argv: list[str] | None = None) -> int:
             return _sweep(command)
         if isinstance(command, Eval):
             return _eval(command)
+        if isinstance(command, Compare):
+            return _compare(command)
+        if isinstance(command, Runs):
+            return _runs(command)
         if isinstance(command, Plot):
             from jaxrl.plots import plot_runs
 
@@ -355,6 +412,64 @@ def _eval(cmd: Eval) -> int:
     if len(rows) > 1:
         means = returns.mean(axis=1)
         print(f"mean over seeds {np.mean(means):.2f} +- {np.std(means):.2f}")
+    return 0
+
+
+def _compare(cmd: Compare) -> int:
+    import json
+    from pathlib import Path
+
+    from jaxrl import compare
+
+    if bool(cmd.paths) == bool(cmd.scores):
+        raise ValueError("compare takes run/sweep directories or --scores FILE.csv (one of the two).")
+    if cmd.reps < 100 or not 0 < cmd.confidence < 1:
+        raise ValueError(f"--reps must be >= 100 and --confidence in (0, 1), got {cmd.reps} and {cmd.confidence}.")
+    if cmd.adastop and (cmd.n < 1 or cmd.K < 1 or not 0 < cmd.alpha < 1):
+        raise ValueError(f"AdaStop needs --n >= 1, --K >= 1 and --alpha in (0, 1), got {cmd.n}, {cmd.K}, {cmd.alpha}.")
+    normalization = {env: _range(env, text) for env, text in _pairs("--normalize", cmd.normalize, "ENV=MIN:MAX").items()}
+    if cmd.scores:
+        if cmd.label:
+            raise ValueError("--label names run directories; a --scores CSV names its agents itself.")
+        scores = compare.scores_from_csv(cmd.scores)
+    else:
+        labels = {k: _split_values(v) for k, v in _pairs("--label", cmd.label, "NAME=DIR,DIR").items()}
+        scores = compare.scores_from_runs(cmd.paths, labels)
+    result = compare.compare(scores, normalization, cmd.reps, cmd.confidence, cmd.seed)
+    if cmd.adastop:
+        result.adastop = compare.adastop_decisions(scores, cmd.n, cmd.K, cmd.alpha, cmd.seed)
+    out = Path(cmd.out)
+    out.mkdir(parents=True, exist_ok=True)
+    image = compare.plot(result, out / "compare.png", cmd.reps, cmd.seed)
+    if cmd.json:
+        print(json.dumps({**compare.to_json(result), "image": str(image)}, indent=1))
+    else:
+        print(compare.format_table(result))
+        print(f"wrote {image}")
+    return 0
+
+
+def _range(env: str, text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(v) for v in text.split(":"))
+    except ValueError:
+        raise ValueError(f"--normalize {env}={text!r} is not MIN:MAX (e.g. CartPole-v1=0:500).") from None
+    if not low < high:
+        raise ValueError(f"--normalize {env}={text!r} needs MIN < MAX.")
+    return low, high
+
+
+def _runs(cmd: Runs) -> int:
+    from jaxrl.catalogue import catalogue, format_catalogue, write_csv
+
+    rows = catalogue(cmd.paths)
+    if cmd.sort not in rows[0]:
+        raise ValueError(f"--sort {cmd.sort!r} is not a column; columns: {', '.join(rows[0])}.")
+    rows.sort(key=lambda r: (r[cmd.sort] is None, r[cmd.sort] if r[cmd.sort] is not None else 0))
+    print(format_catalogue(rows))
+    if cmd.csv:
+        write_csv(rows, cmd.csv)
+        print(f"wrote {cmd.csv}")
     return 0
 
 
