@@ -21,7 +21,7 @@ from flax import struct
 from jaxrl.agents.base import AgentFns, AgentSpec, episode_metrics, flatten_obs
 from jaxrl.blocks.distributions import TanhGaussian
 from jaxrl.envs import Environment, spaces
-from jaxrl.envs.wrappers import RunningMeanStd, normalize_with_stats, update_running_stats_batch
+from jaxrl.envs.running_stats import RunningMeanStd, normalize_with_stats, update_running_stats_batch
 from jaxrl.blocks.losses import approx_kl, clipped_surrogate_loss, explained_variance, value_loss
 from jaxrl.blocks.minibatch import minibatch_epochs
 from jaxrl.blocks.networks import ActorCritic
