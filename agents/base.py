@@ -21,6 +21,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxrl.agents import validation
+
 # Sums over the finished episodes of an update; the host divides by `episode_count`.
 EPISODE_METRICS = ("episode_return_sum", "episode_length_sum", "episode_count")
 
@@ -39,6 +41,7 @@ class AgentSpec:
     config_cls: type
     hparams_cls: type
     build: Callable[[Any, Any, Any], AgentFns]
+    config_checks: Callable[[Any, str], None]  # (config, "PPO"): the checks that span fields
     description: str = ""
 
     @property
@@ -48,6 +51,13 @@ class AgentSpec:
     @property
     def hparam_fields(self) -> tuple[str, ...]:
         return tuple(f.name for f in dataclasses.fields(self.hparams_cls))
+
+    def validate(self, settings: Any) -> None:
+        """Raise `ValueError` if `settings` (this agent's Config or Hparams, or any dataclass with
+        `checked` fields) breaks a rule of its fields or, for a Config, `config_checks`."""
+        validation.validate(settings, self.name.upper())
+        if isinstance(settings, self.config_cls):
+            self.config_checks(settings, self.name.upper())
 
 
 def episode_metrics(episode: dict[str, jax.Array]) -> dict[str, jax.Array]:

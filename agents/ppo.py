@@ -19,6 +19,7 @@ import optax
 from flax import struct
 
 from jaxrl.agents.base import AgentFns, AgentSpec, episode_metrics, flatten_obs
+from jaxrl.agents.validation import check_minibatches, checked
 from jaxrl.blocks.distributions import TanhGaussian
 from jaxrl.envs import Environment, spaces
 from jaxrl.envs.running_stats import RunningMeanStd, normalize_with_stats, update_running_stats_batch
@@ -34,10 +35,10 @@ from jaxrl.blocks.rollout import EnvCarry, reset_envs, rollout
 class PPOConfig:
     """Static settings: changing one recompiles."""
 
-    num_envs: int = 4
-    num_steps: int = 128
-    update_epochs: int = 4
-    num_minibatches: int = 4
+    num_envs: int = checked(4, ">= 1")
+    num_steps: int = checked(128, ">= 1")
+    update_epochs: int = checked(4, ">= 1")
+    num_minibatches: int = checked(4, ">= 1")
     total_timesteps: int = 500_000
     anneal_lr: bool = True
     normalize_obs: bool = False
@@ -45,7 +46,7 @@ class PPOConfig:
     clip_vloss: bool = False
     hidden_sizes: tuple[int, ...] = (64, 64)
     activation: str = "tanh"
-    action_squash: str = "clip"
+    action_squash: str = checked("clip", ("clip", "tanh"))
 
     @property
     def batch_size(self) -> int:
@@ -55,55 +56,19 @@ class PPOConfig:
     def num_updates(self) -> int:
         return self.total_timesteps // self.batch_size
 
-    def validate(self) -> None:
-        for name in ("num_envs", "num_steps", "update_epochs", "num_minibatches"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"PPO: {name} must be a positive integer, got {getattr(self, name)!r}.")
-        if self.batch_size % self.num_minibatches:
-            raise ValueError(
-                f"PPO: num_envs * num_steps = {self.batch_size} must be divisible by num_minibatches "
-                f"= {self.num_minibatches}; pick num_minibatches from the divisors of {self.batch_size}."
-            )
-        if self.total_timesteps < self.batch_size:
-            raise ValueError(
-                f"PPO: total_timesteps = {self.total_timesteps} is smaller than one batch "
-                f"(num_envs * num_steps = {self.batch_size}); raise it or shrink the batch."
-            )
-        if self.action_squash not in ("clip", "tanh"):
-            raise ValueError(f"PPO: action_squash must be 'clip' or 'tanh', got {self.action_squash!r}.")
-
 
 @struct.dataclass
 class PPOHparams:
     """Traced settings: a sweep over these compiles once."""
 
-    learning_rate: float = 2.5e-4
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    clip_eps: float = 0.2
-    ent_coef: float = 0.01
-    vf_coef: float = 0.5
-    max_grad_norm: float = 0.5
-    reward_scale: float = 1.0
-
-    def validate(self) -> None:
-        checks = {
-            "learning_rate": self.learning_rate > 0,
-            "gamma": 0 <= self.gamma <= 1,
-            "gae_lambda": 0 <= self.gae_lambda <= 1,
-            "clip_eps": self.clip_eps > 0,
-            "ent_coef": self.ent_coef >= 0,
-            "vf_coef": self.vf_coef >= 0,
-            "max_grad_norm": self.max_grad_norm > 0,
-            "reward_scale": self.reward_scale > 0,
-        }
-        valid = {
-            "learning_rate": "> 0", "gamma": "in [0, 1]", "gae_lambda": "in [0, 1]", "clip_eps": "> 0",
-            "ent_coef": ">= 0", "vf_coef": ">= 0", "max_grad_norm": "> 0", "reward_scale": "> 0",
-        }
-        for name, ok in checks.items():
-            if not np.all(ok):
-                raise ValueError(f"PPO: {name} must be {valid[name]}, got {getattr(self, name)!r}.")
+    learning_rate: float = checked(2.5e-4, "> 0")
+    gamma: float = checked(0.99, "[0, 1]")
+    gae_lambda: float = checked(0.95, "[0, 1]")
+    clip_eps: float = checked(0.2, "> 0")
+    ent_coef: float = checked(0.01, ">= 0")
+    vf_coef: float = checked(0.5, ">= 0")
+    max_grad_norm: float = checked(0.5, "> 0")
+    reward_scale: float = checked(1.0, "> 0")
 
 
 @struct.dataclass
@@ -124,7 +89,7 @@ class PPOState:
 
 
 def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
-    config.validate()
+    SPEC.validate(config)
     obs_space, action_space = env.observation_space(env_params), env.action_space(env_params)
     if not isinstance(obs_space, spaces.Box):
         raise ValueError(
@@ -272,5 +237,6 @@ SPEC = AgentSpec(
     config_cls=PPOConfig,
     hparams_cls=PPOHparams,
     build=build,
+    config_checks=check_minibatches,
     description="Proximal Policy Optimisation (clipped), discrete and continuous actions",
 )

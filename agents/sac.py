@@ -24,6 +24,7 @@ from jaxrl.agents.base import AgentFns, AgentSpec, flatten_obs
 from jaxrl.agents.offpolicy import (
     collect, collection_metrics, learn_when_ready, polyak, ready_to_learn, transition_example, unit_box_scaling,
 )
+from jaxrl.agents.validation import check_replay_sizes, checked
 from jaxrl.envs import Environment, spaces
 from jaxrl.blocks.exploration import uniform_warmup
 from jaxrl.blocks.networks import CategoricalActor, Critics, SquashedGaussianActor
@@ -36,14 +37,14 @@ from jaxrl.blocks.rollout import EnvCarry, reset_envs
 class SACConfig:
     """Static settings: changing one recompiles."""
 
-    num_envs: int = 4
-    num_steps: int = 1  # env steps per env copy per update
-    gradient_steps: int = 4  # gradient steps per update
+    num_envs: int = checked(4, ">= 1")
+    num_steps: int = checked(1, ">= 1")  # env steps per env copy per update
+    gradient_steps: int = checked(4, ">= 1")  # gradient steps per update
     total_timesteps: int = 10_000
-    buffer_size: int = 100_000
-    batch_size: int = 256
-    learning_starts: int = 1_000  # uniform random actions until this many transitions are stored
-    num_critics: int = 2
+    buffer_size: int = checked(100_000, ">= 1")
+    batch_size: int = checked(256, ">= 1")
+    learning_starts: int = checked(1_000, ">= 0")  # uniform random actions until this many transitions are stored
+    num_critics: int = checked(2, ">= 1")
     autotune: bool = True
     hidden_sizes: tuple[int, ...] = (64, 64)
     activation: str = "relu"
@@ -56,46 +57,18 @@ class SACConfig:
     def num_updates(self) -> int:
         return self.total_timesteps // self.steps_per_update
 
-    def validate(self) -> None:
-        for name in ("num_envs", "num_steps", "gradient_steps", "buffer_size", "batch_size", "num_critics"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"SAC: {name} must be a positive integer, got {getattr(self, name)!r}.")
-        if self.learning_starts < 0:
-            raise ValueError(f"SAC: learning_starts must be >= 0, got {self.learning_starts}.")
-        if self.buffer_size // self.num_envs < self.num_steps:
-            raise ValueError(f"SAC: buffer_size = {self.buffer_size} cannot hold one update's steps per env copy.")
-        if self.total_timesteps < self.steps_per_update:
-            raise ValueError(
-                f"SAC: total_timesteps = {self.total_timesteps} is smaller than one update "
-                f"(num_envs * num_steps = {self.steps_per_update})."
-            )
-
 
 @struct.dataclass
 class SACHparams:
     """Traced settings: a sweep over these compiles once."""
 
-    learning_rate: float = 3e-3  # actor, critics and temperature
-    gamma: float = 0.99
-    tau: float = 0.02
-    init_alpha: float = 1.0  # the fixed temperature when autotune is off
-    target_entropy_scale: float = 1.0  # continuous: target entropy -scale * action_dim
-    target_entropy_ratio: float = 0.7  # discrete: target entropy ratio * log(num_actions)
-    max_grad_norm: float = 10.0
-
-    def validate(self) -> None:
-        checks = {
-            "learning_rate": (self.learning_rate > 0, "> 0"),
-            "gamma": (0 <= self.gamma <= 1, "in [0, 1]"),
-            "tau": (0 < self.tau <= 1, "in (0, 1]"),
-            "init_alpha": (self.init_alpha > 0, "> 0"),
-            "target_entropy_scale": (self.target_entropy_scale >= 0, ">= 0"),
-            "target_entropy_ratio": (0 <= self.target_entropy_ratio < 1, "in [0, 1)"),
-            "max_grad_norm": (self.max_grad_norm > 0, "> 0"),
-        }
-        for name, (ok, valid) in checks.items():
-            if not np.all(ok):
-                raise ValueError(f"SAC: {name} must be {valid}, got {getattr(self, name)!r}.")
+    learning_rate: float = checked(3e-3, "> 0")  # actor, critics and temperature
+    gamma: float = checked(0.99, "[0, 1]")
+    tau: float = checked(0.02, "(0, 1]")
+    init_alpha: float = checked(1.0, "> 0")  # the fixed temperature when autotune is off
+    target_entropy_scale: float = checked(1.0, ">= 0")  # continuous: target entropy -scale * action_dim
+    target_entropy_ratio: float = checked(0.7, "[0, 1)")  # discrete: target entropy ratio * log(num_actions)
+    max_grad_norm: float = checked(10.0, "> 0")
 
 
 def soft_target_continuous(reward, terminated, gamma, next_q, next_log_prob, alpha):
@@ -143,7 +116,7 @@ class SACState:
 
 
 def build(env: Environment, env_params: Any, config: SACConfig) -> AgentFns:
-    config.validate()
+    SPEC.validate(config)
     obs_space, action_space = env.observation_space(env_params), env.action_space(env_params)
     if not isinstance(obs_space, spaces.Box):
         raise ValueError(f"SAC needs a Box observation space, got {obs_space!r}.")
@@ -304,5 +277,6 @@ SPEC = AgentSpec(
     config_cls=SACConfig,
     hparams_cls=SACHparams,
     build=build,
+    config_checks=check_replay_sizes,
     description="Soft Actor-Critic (twin critics, automatic entropy tuning), continuous and discrete actions",
 )
