@@ -24,7 +24,9 @@ from flax import struct
 
 from jaxrl.agents.base import AgentFns, AgentSpec, flatten_obs
 from jaxrl.agents.validation import check_replay_sizes, checked
-from jaxrl.agents.offpolicy import collect, collection_metrics, learn_when_ready, ready_to_learn
+from jaxrl.agents.offpolicy import (
+    collect, collection_metrics, learn_when_ready, polyak, ready_to_learn, transition_example,
+)
 from jaxrl.envs import Environment, spaces
 from jaxrl.blocks.exploration import epsilon_greedy, linear_schedule
 from jaxrl.blocks.losses import td_loss
@@ -143,11 +145,7 @@ def build(env: Environment, env_params: Any, config: DQNConfig) -> AgentFns:
         params = network.init(key_net, jnp.zeros((1, int(np.prod(obs_space.shape))), jnp.float32))
         opt_state = make_optimizer(hparams.learning_rate, hparams.max_grad_norm).init(params)
         env_carry = reset_envs(env, env_params, key_env, config.num_envs)
-        example = {
-            "obs": jnp.zeros(obs_space.shape, obs_space.dtype), "action": jnp.int32(0),
-            "reward": jnp.float32(0), "terminated": jnp.bool_(False), "truncated": jnp.bool_(False),
-            "next_obs": jnp.zeros(obs_space.shape, obs_space.dtype),
-        }
+        example = transition_example(obs_space, action_space)
         learner = DQNLearner(params, params, opt_state, buffer.init(example), jnp.int32(0))
         return DQNState(learner, env_carry, jnp.float32(hparams.start_e), key, jnp.int32(0))
 
@@ -182,8 +180,8 @@ def build(env: Environment, env_params: Any, config: DQNConfig) -> AgentFns:
         grad_step = learner.grad_step + 1
         due = grad_step % config.target_update_every == 0
         target_params = jax.tree.map(
-            lambda t, o: jnp.where(due, hparams.tau * o + (1.0 - hparams.tau) * t, t),
-            learner.target_params, params,
+            lambda new, old: jnp.where(due, new, old),
+            polyak(learner.target_params, params, hparams.tau), learner.target_params,
         )
         buffer_state = buffer.update_priorities(
             learner.buffer, sample.rows, sample.envs, jnp.abs(q_taken - targets) + 1e-6
