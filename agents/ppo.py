@@ -155,7 +155,7 @@ def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
                                          config.anneal_lr)
         optimizer = _optimizer(hparams, learning_rate)
 
-        def loss_fn(params, mb):
+        def loss_fn(params, mb, key_entropy):
             dist, value = forward(policy.replace(params=params), mb["obs"])
             log_prob = dist.log_prob(mb["action"])
             advantage = mb["advantage"]
@@ -163,7 +163,7 @@ def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
                 advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
             pg_loss, ratio = clipped_surrogate_loss(log_prob, mb["log_prob"], advantage, hparams.clip_eps)
             v_loss = value_loss(value, mb["value"], mb["target"], hparams.clip_eps, config.clip_vloss)
-            entropy = _entropy(dist, key) if tanh else dist.entropy().mean()
+            entropy = _entropy(dist, key_entropy) if tanh else dist.entropy().mean()
             total = pg_loss + hparams.vf_coef * v_loss - hparams.ent_coef * entropy
             stats = {
                 "policy_loss": pg_loss,
@@ -175,15 +175,17 @@ def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
             return total, stats
 
         def minibatch_step(carry, mb):
-            params, opt_state = carry
-            grads, stats = jax.grad(loss_fn, has_aux=True)(params, mb)
+            params, opt_state, key_entropy = carry
+            key_entropy, key_step = jax.random.split(key_entropy)  # unused (and compiled away) unless tanh
+            grads, stats = jax.grad(loss_fn, has_aux=True)(params, mb, key_step)
             updates, opt_state = optimizer.update(grads, opt_state, params)
             stats["grad_norm"] = optax.tree.norm(grads)
-            return (optax.apply_updates(params, updates), opt_state), stats
+            return (optax.apply_updates(params, updates), opt_state, key_entropy), stats
 
-        (params, opt_state), stats = minibatch_epochs(
-            minibatch_step, (policy.params, state.opt_state), batch, key_epochs,
-            config.update_epochs, config.num_minibatches,
+        # The permutations draw from key_epochs itself; the entropy keys from a key folded out of it.
+        (params, opt_state, _), stats = minibatch_epochs(
+            minibatch_step, (policy.params, state.opt_state, jax.random.fold_in(key_epochs, 1)), batch,
+            key_epochs, config.update_epochs, config.num_minibatches,
         )
         obs_stats = policy.obs_stats
         if config.normalize_obs:
