@@ -10,6 +10,9 @@ once) and `build(env, env_params, config) -> AgentFns`, a bundle of pure functio
   `metrics` is a flat dict of float32 scalars (see `EPISODE_METRICS`);
 * `policy(state) -> policy_params`: the part of the state `act` needs (exportable);
 * `act(policy_params, obs [B, ...], key, deterministic) -> env actions [B, ...]`.
+
+`AgentSpec.validate` checks a Config or Hparams before anything compiles: the rules declared on
+its fields (`agents.validation.checked`) and, for a Config, the agent's `config_checks`.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ class RunSettings:
     num_logs: int = checked(20, ">= 1")  # logged points (compiled chunks) over the run
     eval_every: int = checked(1, ">= 0")  # evaluate every this many logged points (0: only at the end)
     eval_seed: int = 12345  # the fixed key of every evaluation
-    checkpoint_every: int = checked(5, ">= 0")  # save a checkpoint every this many logged points (0: only at the end)
+    checkpoint_every: int = checked(5, ">= 0")  # checkpoint every this many logged points (0: only at the end)
     keep_checkpoints: int = checked(3, ">= 1")  # how many of the newest checkpoints to keep
 
 
