@@ -15,6 +15,9 @@ Observations and actions are pytrees with a leading batch axis `[B, ...]` (an ar
 built-in single-agent envs; a dict keyed by agent name, or image + vector parts, pass through the
 same signatures), and whatever an agent carries between steps (a recurrent state, normaliser
 statistics) lives in its state pytree, which the host loop never looks inside.
+
+`AgentSpec.validate` checks a Config or Hparams before anything compiles: the rules declared on
+its fields (`agents.validation.checked`) and, for a Config, the agent's `config_checks`.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from typing import Any, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
+
+from jaxrl.agents import validation
 
 # Sums over the finished episodes of an update; the host divides by `episode_count`.
 EPISODE_METRICS = ("episode_return_sum", "episode_length_sum", "episode_count")
@@ -66,6 +71,7 @@ class AgentSpec:
     config_cls: type
     hparams_cls: type
     build: Callable[[Any, Any, Any], AgentFns]
+    config_checks: Callable[[Any, str], None]  # (config, "PPO"): the checks that span fields
     description: str = ""
 
     @property
@@ -75,6 +81,13 @@ class AgentSpec:
     @property
     def hparam_fields(self) -> tuple[str, ...]:
         return tuple(f.name for f in dataclasses.fields(self.hparams_cls))
+
+    def validate(self, settings: Any) -> None:
+        """Raise `ValueError` if `settings` (this agent's Config or Hparams, or any dataclass with
+        `checked` fields) breaks a rule of its fields or, for a Config, `config_checks`."""
+        validation.validate(settings, self.name.upper())
+        if isinstance(settings, self.config_cls):
+            self.config_checks(settings, self.name.upper())
 
 
 def episode_metrics(episode: dict[str, jax.Array]) -> dict[str, jax.Array]:

@@ -23,7 +23,10 @@ import optax
 from flax import struct
 
 from jaxrl.agents.base import AgentFns, AgentSpec, flatten_obs
-from jaxrl.agents.offpolicy import collect, collection_metrics, learn_when_ready, ready_to_learn
+from jaxrl.agents.validation import check_replay_sizes, checked
+from jaxrl.agents.offpolicy import (
+    collect, collection_metrics, learn_when_ready, polyak, ready_to_learn, transition_example,
+)
 from jaxrl.envs import Environment, spaces
 from jaxrl.blocks.exploration import epsilon_greedy, linear_schedule
 from jaxrl.blocks.losses import td_loss
@@ -38,18 +41,18 @@ from jaxrl.blocks.rollout import EnvCarry, reset_envs
 class DQNConfig:
     """Static settings: changing one recompiles."""
 
-    num_envs: int = 8
-    num_steps: int = 4  # env steps per env copy per update
-    gradient_steps: int = 8  # gradient steps per update
+    num_envs: int = checked(8, ">= 1")
+    num_steps: int = checked(4, ">= 1")  # env steps per env copy per update
+    gradient_steps: int = checked(8, ">= 1")  # gradient steps per update
     total_timesteps: int = 100_000
-    buffer_size: int = 100_000
-    batch_size: int = 128
-    learning_starts: int = 2_000  # stored transitions before the first gradient step
-    target_update_every: int = 1  # gradient steps between target updates (each moves by tau)
-    n_step: int = 3
+    buffer_size: int = checked(100_000, ">= 1")
+    batch_size: int = checked(128, ">= 1")
+    learning_starts: int = checked(2_000, ">= 0")  # stored transitions before the first gradient step
+    target_update_every: int = checked(1, ">= 1")  # gradient steps between target updates (each moves by tau)
+    n_step: int = checked(3, ">= 1")
     double_q: bool = True
     dueling: bool = True
-    loss: str = "huber"
+    loss: str = checked("huber", ("huber", "mse"))
     prioritized: bool = False
     anneal_lr: bool = True  # linear decay of the learning rate to 0 over the run
     hidden_sizes: tuple[int, ...] = (64, 64)
@@ -64,56 +67,31 @@ class DQNConfig:
     def num_updates(self) -> int:
         return self.total_timesteps // self.steps_per_update
 
-    def validate(self) -> None:
-        for name in ("num_envs", "num_steps", "gradient_steps", "buffer_size", "batch_size",
-                     "target_update_every", "n_step"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"DQN: {name} must be a positive integer, got {getattr(self, name)!r}.")
-        if self.learning_starts < 0:
-            raise ValueError(f"DQN: learning_starts must be >= 0, got {self.learning_starts}.")
-        if self.buffer_size // self.num_envs < max(self.n_step, self.num_steps):
-            raise ValueError(
-                f"DQN: buffer_size = {self.buffer_size} keeps {self.buffer_size // self.num_envs} steps per env "
-                f"copy, fewer than max(n_step, num_steps) = {max(self.n_step, self.num_steps)}."
-            )
-        if self.total_timesteps < self.steps_per_update:
-            raise ValueError(
-                f"DQN: total_timesteps = {self.total_timesteps} is smaller than one update "
-                f"(num_envs * num_steps = {self.steps_per_update})."
-            )
-        if self.loss not in ("huber", "mse"):
-            raise ValueError(f"DQN: loss must be 'huber' or 'mse', got {self.loss!r}.")
+
+def _config_checks(config: DQNConfig, algo: str) -> None:
+    """The buffer keeps an n-step sequence and one update per env copy; the run is one update long."""
+    rows = config.buffer_size // config.num_envs
+    if rows < max(config.n_step, config.num_steps):
+        raise ValueError(
+            f"{algo}: buffer_size = {config.buffer_size} keeps {rows} steps per env copy, fewer than "
+            f"max(n_step, num_steps) = {max(config.n_step, config.num_steps)}."
+        )
+    check_replay_sizes(config, algo)
 
 
 @struct.dataclass
 class DQNHparams:
     """Traced settings: a sweep over these compiles once."""
 
-    learning_rate: float = 1e-3
-    gamma: float = 0.99
-    tau: float = 0.01  # target <- tau * online + (1 - tau) * target (1: a hard copy)
-    start_e: float = 1.0
-    end_e: float = 0.02
-    exploration_fraction: float = 0.2
-    max_grad_norm: float = 10.0
-    per_alpha: float = 0.6
-    per_beta: float = 0.4
-
-    def validate(self) -> None:
-        checks = {
-            "learning_rate": (self.learning_rate > 0, "> 0"),
-            "gamma": (0 <= self.gamma <= 1, "in [0, 1]"),
-            "tau": (0 < self.tau <= 1, "in (0, 1]"),
-            "start_e": (0 <= self.start_e <= 1, "in [0, 1]"),
-            "end_e": (0 <= self.end_e <= 1, "in [0, 1]"),
-            "exploration_fraction": (0 <= self.exploration_fraction <= 1, "in [0, 1]"),
-            "max_grad_norm": (self.max_grad_norm > 0, "> 0"),
-            "per_alpha": (self.per_alpha >= 0, ">= 0"),
-            "per_beta": (0 <= self.per_beta <= 1, "in [0, 1]"),
-        }
-        for name, (ok, valid) in checks.items():
-            if not np.all(ok):
-                raise ValueError(f"DQN: {name} must be {valid}, got {getattr(self, name)!r}.")
+    learning_rate: float = checked(1e-3, "> 0")
+    gamma: float = checked(0.99, "[0, 1]")
+    tau: float = checked(0.01, "(0, 1]")  # target <- tau * online + (1 - tau) * target (1: a hard copy)
+    start_e: float = checked(1.0, "[0, 1]")
+    end_e: float = checked(0.02, "[0, 1]")
+    exploration_fraction: float = checked(0.2, "[0, 1]")
+    max_grad_norm: float = checked(10.0, "> 0")
+    per_alpha: float = checked(0.6, ">= 0")
+    per_beta: float = checked(0.4, "[0, 1]")
 
 
 @struct.dataclass
@@ -145,7 +123,7 @@ class DQNState:
 
 
 def build(env: Environment, env_params: Any, config: DQNConfig) -> AgentFns:
-    config.validate()
+    SPEC.validate(config)
     obs_space, action_space = env.observation_space(env_params), env.action_space(env_params)
     if not isinstance(obs_space, spaces.Box):
         raise ValueError(f"DQN needs a Box observation space, got {obs_space!r}.")
@@ -167,11 +145,7 @@ def build(env: Environment, env_params: Any, config: DQNConfig) -> AgentFns:
         params = network.init(key_net, jnp.zeros((1, int(np.prod(obs_space.shape))), jnp.float32))
         opt_state = make_optimizer(hparams.learning_rate, hparams.max_grad_norm).init(params)
         env_carry = reset_envs(env, env_params, key_env, config.num_envs)
-        example = {
-            "obs": jnp.zeros(obs_space.shape, obs_space.dtype), "action": jnp.int32(0),
-            "reward": jnp.float32(0), "terminated": jnp.bool_(False), "truncated": jnp.bool_(False),
-            "next_obs": jnp.zeros(obs_space.shape, obs_space.dtype),
-        }
+        example = transition_example(obs_space, action_space)
         learner = DQNLearner(params, params, opt_state, buffer.init(example), jnp.int32(0))
         return DQNState(learner, env_carry, jnp.float32(hparams.start_e), key, jnp.int32(0))
 
@@ -206,8 +180,8 @@ def build(env: Environment, env_params: Any, config: DQNConfig) -> AgentFns:
         grad_step = learner.grad_step + 1
         due = grad_step % config.target_update_every == 0
         target_params = jax.tree.map(
-            lambda t, o: jnp.where(due, hparams.tau * o + (1.0 - hparams.tau) * t, t),
-            learner.target_params, params,
+            lambda new, old: jnp.where(due, new, old),
+            polyak(learner.target_params, params, hparams.tau), learner.target_params,
         )
         buffer_state = buffer.update_priorities(
             learner.buffer, sample.rows, sample.envs, jnp.abs(q_taken - targets) + 1e-6
@@ -254,5 +228,6 @@ SPEC = AgentSpec(
     config_cls=DQNConfig,
     hparams_cls=DQNHparams,
     build=build,
+    config_checks=_config_checks,
     description="Deep Q-Network (double, dueling, n-step, Polyak/periodic targets, prioritised replay)",
 )

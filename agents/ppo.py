@@ -19,9 +19,10 @@ import optax
 from flax import struct
 
 from jaxrl.agents.base import AgentFns, AgentSpec, episode_metrics, flatten_obs
+from jaxrl.agents.validation import check_minibatches, checked
 from jaxrl.blocks.distributions import TanhGaussian
 from jaxrl.envs import Environment, spaces
-from jaxrl.envs.wrappers import RunningMeanStd, normalize_with_stats, update_running_stats_batch
+from jaxrl.envs.running_stats import RunningMeanStd, normalize_with_stats, update_running_stats_batch
 from jaxrl.blocks.losses import approx_kl, clipped_surrogate_loss, explained_variance, value_loss
 from jaxrl.blocks.minibatch import minibatch_epochs
 from jaxrl.blocks.networks import ActorCritic
@@ -34,10 +35,10 @@ from jaxrl.blocks.rollout import EnvCarry, reset_envs, rollout
 class PPOConfig:
     """Static settings: changing one recompiles."""
 
-    num_envs: int = 4
-    num_steps: int = 128
-    update_epochs: int = 4
-    num_minibatches: int = 4
+    num_envs: int = checked(4, ">= 1")
+    num_steps: int = checked(128, ">= 1")
+    update_epochs: int = checked(4, ">= 1")
+    num_minibatches: int = checked(4, ">= 1")
     total_timesteps: int = 500_000
     anneal_lr: bool = True
     normalize_obs: bool = False
@@ -45,7 +46,7 @@ class PPOConfig:
     clip_vloss: bool = False
     hidden_sizes: tuple[int, ...] = (64, 64)
     activation: str = "tanh"
-    action_squash: str = "clip"
+    action_squash: str = checked("clip", ("clip", "tanh"))
 
     @property
     def batch_size(self) -> int:
@@ -55,55 +56,19 @@ class PPOConfig:
     def num_updates(self) -> int:
         return self.total_timesteps // self.batch_size
 
-    def validate(self) -> None:
-        for name in ("num_envs", "num_steps", "update_epochs", "num_minibatches"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"PPO: {name} must be a positive integer, got {getattr(self, name)!r}.")
-        if self.batch_size % self.num_minibatches:
-            raise ValueError(
-                f"PPO: num_envs * num_steps = {self.batch_size} must be divisible by num_minibatches "
-                f"= {self.num_minibatches}; pick num_minibatches from the divisors of {self.batch_size}."
-            )
-        if self.total_timesteps < self.batch_size:
-            raise ValueError(
-                f"PPO: total_timesteps = {self.total_timesteps} is smaller than one batch "
-                f"(num_envs * num_steps = {self.batch_size}); raise it or shrink the batch."
-            )
-        if self.action_squash not in ("clip", "tanh"):
-            raise ValueError(f"PPO: action_squash must be 'clip' or 'tanh', got {self.action_squash!r}.")
-
 
 @struct.dataclass
 class PPOHparams:
     """Traced settings: a sweep over these compiles once."""
 
-    learning_rate: float = 2.5e-4
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    clip_eps: float = 0.2
-    ent_coef: float = 0.01
-    vf_coef: float = 0.5
-    max_grad_norm: float = 0.5
-    reward_scale: float = 1.0
-
-    def validate(self) -> None:
-        checks = {
-            "learning_rate": self.learning_rate > 0,
-            "gamma": 0 <= self.gamma <= 1,
-            "gae_lambda": 0 <= self.gae_lambda <= 1,
-            "clip_eps": self.clip_eps > 0,
-            "ent_coef": self.ent_coef >= 0,
-            "vf_coef": self.vf_coef >= 0,
-            "max_grad_norm": self.max_grad_norm > 0,
-            "reward_scale": self.reward_scale > 0,
-        }
-        valid = {
-            "learning_rate": "> 0", "gamma": "in [0, 1]", "gae_lambda": "in [0, 1]", "clip_eps": "> 0",
-            "ent_coef": ">= 0", "vf_coef": ">= 0", "max_grad_norm": "> 0", "reward_scale": "> 0",
-        }
-        for name, ok in checks.items():
-            if not np.all(ok):
-                raise ValueError(f"PPO: {name} must be {valid[name]}, got {getattr(self, name)!r}.")
+    learning_rate: float = checked(2.5e-4, "> 0")
+    gamma: float = checked(0.99, "[0, 1]")
+    gae_lambda: float = checked(0.95, "[0, 1]")
+    clip_eps: float = checked(0.2, "> 0")
+    ent_coef: float = checked(0.01, ">= 0")
+    vf_coef: float = checked(0.5, ">= 0")
+    max_grad_norm: float = checked(0.5, "> 0")
+    reward_scale: float = checked(1.0, "> 0")
 
 
 @struct.dataclass
@@ -124,7 +89,7 @@ class PPOState:
 
 
 def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
-    config.validate()
+    SPEC.validate(config)
     obs_space, action_space = env.observation_space(env_params), env.action_space(env_params)
     if not isinstance(obs_space, spaces.Box):
         raise ValueError(
@@ -190,7 +155,7 @@ def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
                                          config.anneal_lr)
         optimizer = _optimizer(hparams, learning_rate)
 
-        def loss_fn(params, mb):
+        def loss_fn(params, mb, key_entropy):
             dist, value = forward(policy.replace(params=params), mb["obs"])
             log_prob = dist.log_prob(mb["action"])
             advantage = mb["advantage"]
@@ -198,7 +163,7 @@ def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
                 advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
             pg_loss, ratio = clipped_surrogate_loss(log_prob, mb["log_prob"], advantage, hparams.clip_eps)
             v_loss = value_loss(value, mb["value"], mb["target"], hparams.clip_eps, config.clip_vloss)
-            entropy = _entropy(dist, key) if tanh else dist.entropy().mean()
+            entropy = _entropy(dist, key_entropy) if tanh else dist.entropy().mean()
             total = pg_loss + hparams.vf_coef * v_loss - hparams.ent_coef * entropy
             stats = {
                 "policy_loss": pg_loss,
@@ -210,15 +175,17 @@ def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
             return total, stats
 
         def minibatch_step(carry, mb):
-            params, opt_state = carry
-            grads, stats = jax.grad(loss_fn, has_aux=True)(params, mb)
+            params, opt_state, key_entropy = carry
+            key_entropy, key_step = jax.random.split(key_entropy)  # unused (and compiled away) unless tanh
+            grads, stats = jax.grad(loss_fn, has_aux=True)(params, mb, key_step)
             updates, opt_state = optimizer.update(grads, opt_state, params)
             stats["grad_norm"] = optax.tree.norm(grads)
-            return (optax.apply_updates(params, updates), opt_state), stats
+            return (optax.apply_updates(params, updates), opt_state, key_entropy), stats
 
-        (params, opt_state), stats = minibatch_epochs(
-            minibatch_step, (policy.params, state.opt_state), batch, key_epochs,
-            config.update_epochs, config.num_minibatches,
+        # The permutations draw from key_epochs itself; the entropy keys from a key folded out of it.
+        (params, opt_state, _), stats = minibatch_epochs(
+            minibatch_step, (policy.params, state.opt_state, jax.random.fold_in(key_epochs, 1)), batch,
+            key_epochs, config.update_epochs, config.num_minibatches,
         )
         obs_stats = policy.obs_stats
         if config.normalize_obs:
@@ -272,5 +239,6 @@ SPEC = AgentSpec(
     config_cls=PPOConfig,
     hparams_cls=PPOHparams,
     build=build,
+    config_checks=check_minibatches,
     description="Proximal Policy Optimisation (clipped), discrete and continuous actions",
 )

@@ -18,6 +18,7 @@ import optax
 from flax import struct
 
 from jaxrl.agents.base import AgentFns, AgentSpec, episode_metrics, flatten_obs
+from jaxrl.agents.validation import check_minibatches, checked
 from jaxrl.envs import Environment, spaces
 from jaxrl.blocks.exploration import epsilon_greedy, linear_schedule
 from jaxrl.blocks.losses import td_loss
@@ -32,17 +33,18 @@ from jaxrl.blocks.rollout import EnvCarry, reset_envs, rollout
 class PQNConfig:
     """Static settings: changing one recompiles."""
 
-    num_envs: int = 32
-    num_steps: int = 32
-    update_epochs: int = 4
-    num_minibatches: int = 8
+    num_envs: int = checked(32, ">= 1")
+    num_steps: int = checked(32, ">= 1")
+    update_epochs: int = checked(4, ">= 1")
+    num_minibatches: int = checked(8, ">= 1")
     total_timesteps: int = 200_000
     anneal_lr: bool = True
-    loss: str = "mse"
+    loss: str = checked("mse", ("huber", "mse"))
     hidden_sizes: tuple[int, ...] = (128, 128)
     activation: str = "relu"
     layer_norm: bool = True
-    optimizer: str = "radam"  # the paper's; "adam" as in rejax's PQN (same optimiser-state layout)
+    # the paper's; "adam" as in rejax's PQN (same optimiser-state layout)
+    optimizer: str = checked("radam", tuple(OPTIMIZERS))
 
     @property
     def batch_size(self) -> int:
@@ -52,52 +54,18 @@ class PQNConfig:
     def num_updates(self) -> int:
         return self.total_timesteps // self.batch_size
 
-    def validate(self) -> None:
-        for name in ("num_envs", "num_steps", "update_epochs", "num_minibatches"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"PQN: {name} must be a positive integer, got {getattr(self, name)!r}.")
-        if self.batch_size % self.num_minibatches:
-            raise ValueError(
-                f"PQN: num_envs * num_steps = {self.batch_size} must be divisible by num_minibatches "
-                f"= {self.num_minibatches}."
-            )
-        if self.total_timesteps < self.batch_size:
-            raise ValueError(
-                f"PQN: total_timesteps = {self.total_timesteps} is smaller than one batch "
-                f"(num_envs * num_steps = {self.batch_size})."
-            )
-        if self.loss not in ("huber", "mse"):
-            raise ValueError(f"PQN: loss must be 'huber' or 'mse', got {self.loss!r}.")
-        if self.optimizer not in OPTIMIZERS:
-            valid = ", ".join(map(repr, OPTIMIZERS))
-            raise ValueError(f"PQN: optimizer must be one of {valid}, got {self.optimizer!r}.")
-
 
 @struct.dataclass
 class PQNHparams:
     """Traced settings: a sweep over these compiles once."""
 
-    learning_rate: float = 1e-3
-    gamma: float = 0.99
-    td_lambda: float = 0.9
-    start_e: float = 1.0
-    end_e: float = 0.05
-    exploration_fraction: float = 0.2
-    max_grad_norm: float = 10.0
-
-    def validate(self) -> None:
-        checks = {
-            "learning_rate": (self.learning_rate > 0, "> 0"),
-            "gamma": (0 <= self.gamma <= 1, "in [0, 1]"),
-            "td_lambda": (0 <= self.td_lambda <= 1, "in [0, 1]"),
-            "start_e": (0 <= self.start_e <= 1, "in [0, 1]"),
-            "end_e": (0 <= self.end_e <= 1, "in [0, 1]"),
-            "exploration_fraction": (0 <= self.exploration_fraction <= 1, "in [0, 1]"),
-            "max_grad_norm": (self.max_grad_norm > 0, "> 0"),
-        }
-        for name, (ok, valid) in checks.items():
-            if not np.all(ok):
-                raise ValueError(f"PQN: {name} must be {valid}, got {getattr(self, name)!r}.")
+    learning_rate: float = checked(1e-3, "> 0")
+    gamma: float = checked(0.99, "[0, 1]")
+    td_lambda: float = checked(0.9, "[0, 1]")
+    start_e: float = checked(1.0, "[0, 1]")
+    end_e: float = checked(0.05, "[0, 1]")
+    exploration_fraction: float = checked(0.2, "[0, 1]")
+    max_grad_norm: float = checked(10.0, "> 0")
 
 
 @struct.dataclass
@@ -117,7 +85,7 @@ class PQNState:
 
 
 def build(env: Environment, env_params: Any, config: PQNConfig) -> AgentFns:
-    config.validate()
+    SPEC.validate(config)
     obs_space, action_space = env.observation_space(env_params), env.action_space(env_params)
     if not isinstance(obs_space, spaces.Box):
         raise ValueError(f"PQN needs a Box observation space, got {obs_space!r}.")
@@ -197,5 +165,6 @@ SPEC = AgentSpec(
     config_cls=PQNConfig,
     hparams_cls=PQNHparams,
     build=build,
+    config_checks=check_minibatches,
     description="Parallel Q-learning: Q(lambda) over vectorised envs, LayerNorm, no buffer, no target network",
 )

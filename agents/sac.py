@@ -12,8 +12,10 @@ actions instead of samples).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -24,6 +26,7 @@ from jaxrl.agents.base import AgentFns, AgentSpec, flatten_obs
 from jaxrl.agents.offpolicy import (
     collect, collection_metrics, learn_when_ready, polyak, ready_to_learn, transition_example, unit_box_scaling,
 )
+from jaxrl.agents.validation import check_replay_sizes, checked
 from jaxrl.envs import Environment, spaces
 from jaxrl.blocks.exploration import uniform_warmup
 from jaxrl.blocks.networks import CategoricalActor, Critics, SquashedGaussianActor
@@ -36,14 +39,14 @@ from jaxrl.blocks.rollout import EnvCarry, reset_envs
 class SACConfig:
     """Static settings: changing one recompiles."""
 
-    num_envs: int = 4
-    num_steps: int = 1  # env steps per env copy per update
-    gradient_steps: int = 4  # gradient steps per update
+    num_envs: int = checked(4, ">= 1")
+    num_steps: int = checked(1, ">= 1")  # env steps per env copy per update
+    gradient_steps: int = checked(4, ">= 1")  # gradient steps per update
     total_timesteps: int = 10_000
-    buffer_size: int = 100_000
-    batch_size: int = 256
-    learning_starts: int = 1_000  # uniform random actions until this many transitions are stored
-    num_critics: int = 2
+    buffer_size: int = checked(100_000, ">= 1")
+    batch_size: int = checked(256, ">= 1")
+    learning_starts: int = checked(1_000, ">= 0")  # uniform random actions until this many transitions are stored
+    num_critics: int = checked(2, ">= 1")
     autotune: bool = True
     hidden_sizes: tuple[int, ...] = (64, 64)
     activation: str = "relu"
@@ -56,46 +59,18 @@ class SACConfig:
     def num_updates(self) -> int:
         return self.total_timesteps // self.steps_per_update
 
-    def validate(self) -> None:
-        for name in ("num_envs", "num_steps", "gradient_steps", "buffer_size", "batch_size", "num_critics"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"SAC: {name} must be a positive integer, got {getattr(self, name)!r}.")
-        if self.learning_starts < 0:
-            raise ValueError(f"SAC: learning_starts must be >= 0, got {self.learning_starts}.")
-        if self.buffer_size // self.num_envs < self.num_steps:
-            raise ValueError(f"SAC: buffer_size = {self.buffer_size} cannot hold one update's steps per env copy.")
-        if self.total_timesteps < self.steps_per_update:
-            raise ValueError(
-                f"SAC: total_timesteps = {self.total_timesteps} is smaller than one update "
-                f"(num_envs * num_steps = {self.steps_per_update})."
-            )
-
 
 @struct.dataclass
 class SACHparams:
     """Traced settings: a sweep over these compiles once."""
 
-    learning_rate: float = 3e-3  # actor, critics and temperature
-    gamma: float = 0.99
-    tau: float = 0.02
-    init_alpha: float = 1.0  # the fixed temperature when autotune is off
-    target_entropy_scale: float = 1.0  # continuous: target entropy -scale * action_dim
-    target_entropy_ratio: float = 0.7  # discrete: target entropy ratio * log(num_actions)
-    max_grad_norm: float = 10.0
-
-    def validate(self) -> None:
-        checks = {
-            "learning_rate": (self.learning_rate > 0, "> 0"),
-            "gamma": (0 <= self.gamma <= 1, "in [0, 1]"),
-            "tau": (0 < self.tau <= 1, "in (0, 1]"),
-            "init_alpha": (self.init_alpha > 0, "> 0"),
-            "target_entropy_scale": (self.target_entropy_scale >= 0, ">= 0"),
-            "target_entropy_ratio": (0 <= self.target_entropy_ratio < 1, "in [0, 1)"),
-            "max_grad_norm": (self.max_grad_norm > 0, "> 0"),
-        }
-        for name, (ok, valid) in checks.items():
-            if not np.all(ok):
-                raise ValueError(f"SAC: {name} must be {valid}, got {getattr(self, name)!r}.")
+    learning_rate: float = checked(3e-3, "> 0")  # actor, critics and temperature
+    gamma: float = checked(0.99, "[0, 1]")
+    tau: float = checked(0.02, "(0, 1]")
+    init_alpha: float = checked(1.0, "> 0")  # the fixed temperature when autotune is off
+    target_entropy_scale: float = checked(1.0, ">= 0")  # continuous: target entropy -scale * action_dim
+    target_entropy_ratio: float = checked(0.7, "[0, 1)")  # discrete: target entropy ratio * log(num_actions)
+    max_grad_norm: float = checked(10.0, "> 0")
 
 
 def soft_target_continuous(reward, terminated, gamma, next_q, next_log_prob, alpha):
@@ -142,42 +117,115 @@ class SACState:
     update_step: jax.Array  # int32; env steps = update_step * steps_per_update
 
 
+class _ActionHead(NamedTuple):
+    """What depends on the action space. Shapes: `obs` `[B, obs_dim]` (flat); policy actions ints `[B]`
+    (Discrete) or in the unit box `[B, d]` (Box); `dist` an actor output for `[B]` observations.
+
+    * `actor`: flat obs -> action distribution; `to_env`/`to_unit`: policy <-> env actions;
+    * `init_critics(key, dummy_obs [1, obs_dim]) -> params`;
+    * `q_taken(critic_params, obs, action) -> [num_critics, B]`;
+    * `noise(key, next_dist)`: the learn step's policy noise (None for Discrete);
+    * `soft_target(target_params, next_obs, next_dist, reward, terminated, gamma, alpha, noise) -> [B]`;
+    * `actor_loss(critic_params, dist, obs, alpha, noise) -> (loss, mean entropy)`;
+    * `explore(dist, warmup, key) -> policy actions`: the behaviour (uniform while `warmup`);
+    * `target_entropy(hparams)`: autotune's entropy target.
+    """
+
+    actor: nn.Module
+    to_env: Callable
+    to_unit: Callable
+    init_critics: Callable
+    q_taken: Callable
+    noise: Callable
+    soft_target: Callable
+    actor_loss: Callable
+    explore: Callable
+    target_entropy: Callable
+
+
+def _discrete_head(action_space: spaces.Discrete, config: SACConfig) -> _ActionHead:
+    """Categorical policy; critics output `[num_critics, B, A]`; expectations over actions."""
+    num_actions, hidden = action_space.n, tuple(config.hidden_sizes)
+    critics = Critics(config.num_critics, hidden, config.activation, num_actions=num_actions)
+
+    def q_taken(params, obs, action):
+        q = critics.apply(params, obs)
+        return jnp.take_along_axis(q, action[None, :, None].astype(jnp.int32), axis=-1)[..., 0]
+
+    def soft_target(target_params, next_obs, next_dist, reward, terminated, gamma, alpha, noise):
+        next_q = critics.apply(target_params, next_obs)
+        return soft_target_discrete(reward, terminated, gamma, next_q, next_dist.logits, alpha)
+
+    def actor_loss(critic_params, dist, obs, alpha, noise):
+        log_probs = jax.nn.log_softmax(dist.logits)
+        probs = jnp.exp(log_probs)
+        min_q = jnp.min(critics.apply(critic_params, obs), axis=0)
+        loss = jnp.mean(jnp.sum(probs * (alpha * log_probs - min_q), axis=-1))
+        return loss, jnp.mean(-jnp.sum(probs * log_probs, axis=-1))
+
+    def explore(dist, warmup, key):
+        key_policy, key_random = jax.random.split(key)
+        random = jax.random.randint(key_random, dist.logits.shape[:-1], 0, num_actions)
+        return jnp.where(warmup, random, dist.sample(key_policy))
+
+    return _ActionHead(
+        CategoricalActor(num_actions, hidden, config.activation), lambda a: a, lambda a: a, critics.init,
+        q_taken, lambda key, dist: None, soft_target, actor_loss, explore,
+        lambda hparams: hparams.target_entropy_ratio * jnp.log(float(num_actions)),
+    )
+
+
+def _continuous_head(action_space: spaces.Box, config: SACConfig) -> _ActionHead:
+    """Tanh-Gaussian policy in the unit box; critics take `(obs, action)` -> `[num_critics, B]`."""
+    action_dim, hidden = int(np.prod(action_space.shape)), tuple(config.hidden_sizes)
+    critics = Critics(config.num_critics, hidden, config.activation)
+    to_env, to_unit = unit_box_scaling(action_space)
+
+    def noise(key, next_dist):
+        # Both policy samples' noise in one draw: each random-number site costs compile time.
+        return jax.random.normal(key, (2, *next_dist.mean.shape), next_dist.mean.dtype)
+
+    def soft_target(target_params, next_obs, next_dist, reward, terminated, gamma, alpha, noise):
+        next_action, next_log_prob = next_dist.transform_and_log_prob(noise[0])
+        next_q = critics.apply(target_params, next_obs, next_action)
+        return soft_target_continuous(reward, terminated, gamma, next_q, next_log_prob, alpha)
+
+    def actor_loss(critic_params, dist, obs, alpha, noise):
+        new_action, log_prob = dist.transform_and_log_prob(noise[1])
+        min_q = jnp.min(critics.apply(critic_params, obs, new_action), axis=0)
+        return jnp.mean(alpha * log_prob - min_q), jnp.mean(-log_prob)
+
+    def explore(dist, warmup, key):
+        return uniform_warmup(warmup, lambda z: dist.transform_and_log_prob(z)[0], key, dist.mean.shape)
+
+    return _ActionHead(
+        SquashedGaussianActor(action_dim, hidden, config.activation), to_env, to_unit,
+        lambda key, obs: critics.init(key, obs, jnp.zeros((1, action_dim), jnp.float32)),
+        critics.apply, noise, soft_target, actor_loss, explore,
+        lambda hparams: -hparams.target_entropy_scale * action_dim,
+    )
+
+
 def build(env: Environment, env_params: Any, config: SACConfig) -> AgentFns:
-    config.validate()
+    SPEC.validate(config)
     obs_space, action_space = env.observation_space(env_params), env.action_space(env_params)
     if not isinstance(obs_space, spaces.Box):
         raise ValueError(f"SAC needs a Box observation space, got {obs_space!r}.")
-    discrete = isinstance(action_space, spaces.Discrete)
-    if not discrete and not isinstance(action_space, spaces.Box):
-        raise ValueError(f"SAC supports Discrete and Box action spaces, got {action_space!r}.")
-    obs_ndim = len(obs_space.shape)
-    hidden, activation = tuple(config.hidden_sizes), config.activation
-    if discrete:
-        num_actions = action_space.n
-        actor = CategoricalActor(num_actions, hidden, activation)
-        critics = Critics(config.num_critics, hidden, activation, num_actions=num_actions)
-        to_env, to_unit = (lambda a: a), (lambda a: a)
+    if isinstance(action_space, spaces.Discrete):
+        head = _discrete_head(action_space, config)
+    elif isinstance(action_space, spaces.Box):
+        head = _continuous_head(action_space, config)
     else:
-        action_dim = int(np.prod(action_space.shape))
-        actor = SquashedGaussianActor(action_dim, hidden, activation)
-        critics = Critics(config.num_critics, hidden, activation)
-        to_env, to_unit = unit_box_scaling(action_space)
+        raise ValueError(f"SAC supports Discrete and Box action spaces, got {action_space!r}.")
+    actor, obs_ndim = head.actor, len(obs_space.shape)
     buffer = ReplayBuffer(config.buffer_size, config.num_envs, config.batch_size)
     flat = lambda obs: flatten_obs(obs, obs_ndim)
-
-    def target_entropy(hparams):
-        if discrete:
-            return hparams.target_entropy_ratio * jnp.log(float(num_actions))
-        return -hparams.target_entropy_scale * action_dim
 
     def init(key: jax.Array, hparams: SACHparams) -> SACState:
         key, key_actor, key_critic, key_env = jax.random.split(key, 4)
         dummy_obs = jnp.zeros((1, int(np.prod(obs_space.shape))), jnp.float32)
         actor_params = actor.init(key_actor, dummy_obs)
-        if discrete:
-            critic_params = critics.init(key_critic, dummy_obs)
-        else:
-            critic_params = critics.init(key_critic, dummy_obs, jnp.zeros((1, action_dim), jnp.float32))
+        critic_params = head.init_critics(key_critic, dummy_obs)
         log_alpha = jnp.log(jnp.asarray(hparams.init_alpha, jnp.float32))
         optimizer = make_optimizer(hparams.learning_rate, hparams.max_grad_norm)
         learner = SACLearner(
@@ -190,39 +238,24 @@ def build(env: Environment, env_params: Any, config: SACConfig) -> AgentFns:
 
     def act(policy: SACPolicy, obs: jax.Array, key: jax.Array, deterministic: bool = False) -> jax.Array:
         dist = actor.apply(policy.actor_params, flat(obs))
-        return to_env(dist.mode() if deterministic else dist.sample(key))
-
-    def critic_values(params, obs, action):
-        """Q of the taken actions, `[num_critics, B]` (action: int [B] or unit-box [B, d])."""
-        if discrete:
-            q = critics.apply(params, obs)
-            return jnp.take_along_axis(q, action[None, :, None].astype(jnp.int32), axis=-1)[..., 0]
-        return critics.apply(params, obs, action)
+        return head.to_env(dist.mode() if deterministic else dist.sample(key))
 
     def learn_step(hparams: SACHparams, learner: SACLearner, key: jax.Array):
         key_sample, key_noise = jax.random.split(key)
         batch = jax.tree.map(lambda x: x[0], buffer.sample(learner.buffer, key_sample).experience)
-        obs, next_obs = flat(batch["obs"]), flat(batch["next_obs"])
-        action = batch["action"] if discrete else to_unit(batch["action"])
+        obs, next_obs, action = flat(batch["obs"]), flat(batch["next_obs"]), head.to_unit(batch["action"])
         alpha = jnp.exp(learner.log_alpha)
         optimizer = make_optimizer(hparams.learning_rate, hparams.max_grad_norm)
 
         next_dist = actor.apply(learner.actor_params, next_obs)
-        if discrete:
-            next_q = critics.apply(learner.target_critic_params, next_obs)
-            targets = soft_target_discrete(batch["reward"], batch["terminated"], hparams.gamma, next_q,
-                                           next_dist.logits, alpha)
-        else:
-            # Both policy samples' noise in one draw: each random-number site costs compile time.
-            noise = jax.random.normal(key_noise, (2, *next_dist.mean.shape), next_dist.mean.dtype)
-            next_action, next_log_prob = next_dist.transform_and_log_prob(noise[0])
-            next_q = critics.apply(learner.target_critic_params, next_obs, next_action)
-            targets = soft_target_continuous(batch["reward"], batch["terminated"], hparams.gamma, next_q,
-                                             next_log_prob, alpha)
-        targets = jax.lax.stop_gradient(targets)
+        noise = head.noise(key_noise, next_dist)
+        targets = jax.lax.stop_gradient(head.soft_target(
+            learner.target_critic_params, next_obs, next_dist, batch["reward"], batch["terminated"],
+            hparams.gamma, alpha, noise,
+        ))
 
         def critic_loss_fn(params):
-            q = critic_values(params, obs, action)
+            q = head.q_taken(params, obs, action)
             return 0.5 * jnp.mean(jnp.sum((q - targets[None]) ** 2, axis=0)), q
 
         (critic_loss, q_taken), grads = jax.value_and_grad(critic_loss_fn, has_aux=True)(learner.critic_params)
@@ -230,19 +263,7 @@ def build(env: Environment, env_params: Any, config: SACConfig) -> AgentFns:
         critic_params = optax.apply_updates(learner.critic_params, updates)
 
         def actor_loss_fn(params):
-            dist = actor.apply(params, obs)
-            if discrete:
-                log_probs = jax.nn.log_softmax(dist.logits)
-                probs = jnp.exp(log_probs)
-                min_q = jnp.min(critics.apply(critic_params, obs), axis=0)
-                loss = jnp.mean(jnp.sum(probs * (alpha * log_probs - min_q), axis=-1))
-                entropy = -jnp.sum(probs * log_probs, axis=-1)
-            else:
-                new_action, log_prob = dist.transform_and_log_prob(noise[1])
-                min_q = jnp.min(critics.apply(critic_params, obs, new_action), axis=0)
-                loss = jnp.mean(alpha * log_prob - min_q)
-                entropy = -log_prob
-            return loss, jnp.mean(entropy)
+            return head.actor_loss(critic_params, actor.apply(params, obs), obs, alpha, noise)
 
         (actor_loss, entropy), grads = jax.value_and_grad(actor_loss_fn, has_aux=True)(learner.actor_params)
         updates, actor_opt = optimizer.update(grads, learner.actor_opt, learner.actor_params)
@@ -250,7 +271,7 @@ def build(env: Environment, env_params: Any, config: SACConfig) -> AgentFns:
 
         log_alpha, alpha_opt = learner.log_alpha, learner.alpha_opt
         if config.autotune:
-            entropy_gap = jax.lax.stop_gradient(entropy - target_entropy(hparams))
+            entropy_gap = jax.lax.stop_gradient(entropy - head.target_entropy(hparams))
             alpha_grad = entropy_gap  # d/d(log_alpha) of log_alpha * (entropy - target)
             updates, alpha_opt = optimizer.update(alpha_grad, alpha_opt, log_alpha)
             log_alpha = optax.apply_updates(log_alpha, updates)
@@ -271,13 +292,7 @@ def build(env: Environment, env_params: Any, config: SACConfig) -> AgentFns:
         warmup = state.learner.buffer.size * config.num_envs < config.learning_starts
 
         def behaviour(obs, key):
-            dist = actor.apply(actor_params, flat(obs))
-            if discrete:
-                key_policy, key_random = jax.random.split(key)
-                random = jax.random.randint(key_random, dist.logits.shape[:-1], 0, num_actions)
-                return jnp.where(warmup, random, dist.sample(key_policy)), {}
-            sample = lambda noise: dist.transform_and_log_prob(noise)[0]
-            return to_env(uniform_warmup(warmup, sample, key, dist.mean.shape)), {}
+            return head.to_env(head.explore(actor.apply(actor_params, flat(obs)), warmup, key)), {}
 
         env_carry, buffer_state, traj = collect(
             env, env_params, behaviour, state.env, key_rollout, config.num_steps, buffer, state.learner.buffer
@@ -304,5 +319,6 @@ SPEC = AgentSpec(
     config_cls=SACConfig,
     hparams_cls=SACHparams,
     build=build,
+    config_checks=check_replay_sizes,
     description="Soft Actor-Critic (twin critics, automatic entropy tuning), continuous and discrete actions",
 )

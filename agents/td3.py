@@ -24,6 +24,7 @@ from jaxrl.agents.base import AgentFns, AgentSpec, flatten_obs
 from jaxrl.agents.offpolicy import (
     collect, collection_metrics, learn_when_ready, polyak, ready_to_learn, transition_example, unit_box_scaling,
 )
+from jaxrl.agents.validation import check_replay_sizes, checked
 from jaxrl.envs import Environment, spaces
 from jaxrl.blocks.exploration import gaussian_noise, perturbed, uniform_warmup
 from jaxrl.blocks.networks import Critics, DeterministicActor
@@ -36,15 +37,15 @@ from jaxrl.blocks.rollout import EnvCarry, reset_envs
 class TD3Config:
     """Static settings: changing one recompiles."""
 
-    num_envs: int = 4
-    num_steps: int = 1  # env steps per env copy per update
-    gradient_steps: int = 4  # critic steps per update
+    num_envs: int = checked(4, ">= 1")
+    num_steps: int = checked(1, ">= 1")  # env steps per env copy per update
+    gradient_steps: int = checked(4, ">= 1")  # critic steps per update
     total_timesteps: int = 20_000
-    buffer_size: int = 100_000
-    batch_size: int = 256
-    learning_starts: int = 1_000  # uniform random actions until this many transitions are stored
-    num_critics: int = 2
-    policy_delay: int = 2  # critic steps per actor (and target) step
+    buffer_size: int = checked(100_000, ">= 1")
+    batch_size: int = checked(256, ">= 1")
+    learning_starts: int = checked(1_000, ">= 0")  # uniform random actions until this many transitions are stored
+    num_critics: int = checked(2, ">= 1")
+    policy_delay: int = checked(2, ">= 1")  # critic steps per actor (and target) step
     target_smoothing: bool = True
     hidden_sizes: tuple[int, ...] = (64, 64)
     activation: str = "relu"
@@ -57,28 +58,13 @@ class TD3Config:
     def num_updates(self) -> int:
         return self.total_timesteps // self.steps_per_update
 
-    def validate(self) -> None:
-        for name in ("num_envs", "num_steps", "gradient_steps", "buffer_size", "batch_size", "num_critics",
-                     "policy_delay"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"TD3: {name} must be a positive integer, got {getattr(self, name)!r}.")
-        if self.learning_starts < 0:
-            raise ValueError(f"TD3: learning_starts must be >= 0, got {self.learning_starts}.")
-        if self.buffer_size // self.num_envs < self.num_steps:
-            raise ValueError(f"TD3: buffer_size = {self.buffer_size} cannot hold one update's steps per env copy.")
-        if self.total_timesteps < self.steps_per_update:
-            raise ValueError(
-                f"TD3: total_timesteps = {self.total_timesteps} is smaller than one update "
-                f"(num_envs * num_steps = {self.steps_per_update})."
-            )
-
 
 @dataclasses.dataclass(frozen=True)
 class DDPGConfig(TD3Config):
     """DDPG = TD3 with one critic, no target policy smoothing and no policy delay."""
 
-    num_critics: int = 1
-    policy_delay: int = 1
+    num_critics: int = checked(1, ">= 1")
+    policy_delay: int = checked(1, ">= 1")
     target_smoothing: bool = False
 
 
@@ -87,27 +73,13 @@ class TD3Hparams:
     """Traced settings: a sweep over these compiles once. Noise scales are in units of half the
     action range (the policy acts in [-1, 1])."""
 
-    learning_rate: float = 1e-3  # actor and critics
-    gamma: float = 0.99
-    tau: float = 0.005
-    exploration_noise: float = 0.1
-    target_noise: float = 0.2
-    target_noise_clip: float = 0.5
-    max_grad_norm: float = 10.0
-
-    def validate(self) -> None:
-        checks = {
-            "learning_rate": (self.learning_rate > 0, "> 0"),
-            "gamma": (0 <= self.gamma <= 1, "in [0, 1]"),
-            "tau": (0 < self.tau <= 1, "in (0, 1]"),
-            "exploration_noise": (self.exploration_noise >= 0, ">= 0"),
-            "target_noise": (self.target_noise >= 0, ">= 0"),
-            "target_noise_clip": (self.target_noise_clip >= 0, ">= 0"),
-            "max_grad_norm": (self.max_grad_norm > 0, "> 0"),
-        }
-        for name, (ok, valid) in checks.items():
-            if not np.all(ok):
-                raise ValueError(f"TD3: {name} must be {valid}, got {getattr(self, name)!r}.")
+    learning_rate: float = checked(1e-3, "> 0")  # actor and critics
+    gamma: float = checked(0.99, "[0, 1]")
+    tau: float = checked(0.005, "(0, 1]")
+    exploration_noise: float = checked(0.1, ">= 0")
+    target_noise: float = checked(0.2, ">= 0")
+    target_noise_clip: float = checked(0.5, ">= 0")
+    max_grad_norm: float = checked(10.0, "> 0")
 
 
 @struct.dataclass
@@ -138,8 +110,9 @@ class TD3State:
 
 
 def build(env: Environment, env_params: Any, config: TD3Config) -> AgentFns:
-    config.validate()
-    name = "DDPG" if isinstance(config, DDPGConfig) else "TD3"
+    spec = DDPG_SPEC if isinstance(config, DDPGConfig) else SPEC
+    spec.validate(config)
+    name = spec.name.upper()
     obs_space, action_space = env.observation_space(env_params), env.action_space(env_params)
     if not isinstance(obs_space, spaces.Box):
         raise ValueError(f"{name} needs a Box observation space, got {obs_space!r}.")
@@ -248,6 +221,7 @@ SPEC = AgentSpec(
     config_cls=TD3Config,
     hparams_cls=TD3Hparams,
     build=build,
+    config_checks=check_replay_sizes,
     description="TD3: twin critics, target policy smoothing, delayed actor updates (continuous actions)",
 )
 
@@ -256,5 +230,6 @@ DDPG_SPEC = AgentSpec(
     config_cls=DDPGConfig,
     hparams_cls=TD3Hparams,
     build=build,
+    config_checks=check_replay_sizes,
     description="DDPG, as a configuration of TD3 (one critic, no target smoothing, no policy delay)",
 )

@@ -15,6 +15,7 @@ import typing
 from typing import Any
 
 from jaxrl.agents import get_agent
+from jaxrl.agents.validation import checked
 
 
 class ConfigError(ValueError):
@@ -25,12 +26,12 @@ class ConfigError(ValueError):
 class RunSettings:
     """Host-loop settings (not part of the compiled program)."""
 
-    eval_episodes: int = 32  # episodes of the final (and periodic) deterministic evaluation
-    num_logs: int = 20  # logged points (compiled chunks) over the run
-    eval_every: int = 1  # evaluate every this many logged points (0: only at the end)
+    eval_episodes: int = checked(32, ">= 1")  # episodes of the final (and periodic) deterministic evaluation
+    num_logs: int = checked(20, ">= 1")  # logged points (compiled chunks) over the run
+    eval_every: int = checked(1, ">= 0")  # evaluate every this many logged points (0: only at the end)
     eval_seed: int = 12345  # the fixed key of every evaluation
-    checkpoint_every: int = 5  # save a checkpoint every this many logged points (0: only at the end)
-    keep_checkpoints: int = 3  # how many of the newest checkpoints to keep
+    checkpoint_every: int = checked(5, ">= 0")  # checkpoint every this many logged points (0: only at the end)
+    keep_checkpoints: int = checked(3, ">= 1")  # how many of the newest checkpoints to keep
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,16 +117,10 @@ def resolve(
         config = spec.config_cls(**buckets["config"])
         hparams = spec.hparams_cls(**buckets["hparams"])
         run = RunSettings(**buckets["run"])
-        config.validate()
-        hparams.validate()
+        for settings in (config, hparams, run):
+            spec.validate(settings)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    if (run.eval_episodes < 1 or run.num_logs < 1 or run.keep_checkpoints < 1 or run.eval_every < 0
-            or run.checkpoint_every < 0):
-        raise ConfigError(
-            "eval_episodes, num_logs and keep_checkpoints must be >= 1, eval_every and checkpoint_every "
-            f">= 0, got {dataclasses.asdict(run)}."
-        )
     return ResolvedConfig(spec.name, env, _seed_list(seeds), config, hparams, run, buckets["env"])
 
 
@@ -165,7 +160,7 @@ def with_members(resolved: ResolvedConfig, seeds: typing.Sequence[int], members:
                               f"traced settings: {', '.join(sorted(types))}.")
         hparams = dataclasses.replace(resolved.hparams, **{k: _coerce(k, v, types[k]) for k, v in member.items()})
         try:
-            hparams.validate()
+            spec.validate(hparams)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         built.append(hparams)

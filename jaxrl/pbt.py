@@ -114,7 +114,7 @@ class _Hook:
 
     def _valid(self, values: dict[str, Any]) -> bool:
         try:
-            dataclasses.replace(self.population.hparams, **values).validate()
+            get_agent(self.population.algo).validate(dataclasses.replace(self.population.hparams, **values))
         except ValueError:
             return False
         return True

@@ -1,10 +1,11 @@
-"""GAE against a plain NumPy reference, with terminated and truncated steps inside the batch."""
+"""GAE against a plain NumPy reference, with terminated and truncated steps inside the batch; every
+estimator refuses mis-shaped inputs."""
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrl.blocks.returns import gae
+from jaxrl.blocks.returns import gae, greedy_bootstrap, lambda_returns, n_step_returns
 
 
 def numpy_gae(rewards, values, next_values, terminated, truncated, gamma, lam):
@@ -57,3 +58,24 @@ def test_truncation_bootstraps_and_termination_does_not():
     # With lambda=1, no credit flows from t=2 back across the boundary into t=1.
     adv_trunc_l1, _ = gae(rewards, values, next_values, never, ends, 0.5, 1.0)
     assert float(adv_trunc_l1[1, 0]) == pytest.approx(6.0)
+
+
+STEPS, FLAGS = jnp.zeros((4, 2)), jnp.zeros((4, 2), bool)
+
+
+@pytest.mark.parametrize(
+    "estimator, args",
+    [
+        (gae, (STEPS, STEPS, jnp.zeros((4, 3)), FLAGS, FLAGS, 0.9, 0.9)),  # next_values [T, B']
+        (gae, (STEPS, STEPS, STEPS, FLAGS, FLAGS, jnp.ones(2), 0.9)),  # gamma not a scalar
+        (n_step_returns, (jnp.zeros(4), FLAGS[:, 0], FLAGS[:, 0], 0.9)),  # [n] instead of [n, B]
+        (n_step_returns, (STEPS, FLAGS[:3], FLAGS, 0.9)),  # terminated [n - 1, B]
+        (greedy_bootstrap, (jnp.zeros(3),)),  # one state's values, not [B, A]
+        (greedy_bootstrap, (jnp.zeros((2, 3)), jnp.zeros((2, 4)))),  # online [B, A']
+        (lambda_returns, (STEPS, STEPS[:, :1], FLAGS, FLAGS, 0.9, 0.9)),  # next_values [T, 1]
+        (lambda_returns, (STEPS[None], STEPS[None], FLAGS[None], FLAGS[None], 0.9, 0.9)),  # rank 3
+    ],
+)
+def test_mis_shaped_inputs_are_refused(estimator, args):
+    with pytest.raises(AssertionError, match="Chex"):
+        estimator(*args)

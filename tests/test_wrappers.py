@@ -13,13 +13,13 @@ import jaxrl
 from jaxrl.envs import spaces
 from jaxrl.envs.check import check_env
 from jaxrl.envs.core import Environment, EnvParams, EnvState
+from jaxrl.envs.running_stats import RunningMeanStd
 from jaxrl.envs.wrappers import (
     ClipAction,
     EpisodeStatistics,
     FlattenObservation,
     NormalizeObservation,
     NormalizeReward,
-    RunningMeanStd,
     ScaleReward,
     TimeLimit,
     Wrapper,

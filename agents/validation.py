@@ -1,0 +1,78 @@
+"""Checking settings: rules declared on the fields, one `validate`, and the shared cross-field checks.
+
+A dataclass field declares what values it accepts with `checked(default, rule)`:
+
+    gamma: float = checked(0.99, "[0, 1]")
+    num_envs: int = checked(4, ">= 1")
+    loss: str = checked("huber", ("huber", "mse"))
+
+A rule is a bound (`"> 0"`, `">= 1"`), an interval (`"[0, 1]"`, `"(0, 1]"`, `"[0, 1)"`) or a tuple
+of the allowed values. A value may be an array (one entry per population member): every entry must
+pass. `validate(settings, "PPO")` raises `ValueError("PPO: gamma must be in [0, 1], got 1.5.")`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import operator
+from typing import Any
+
+import numpy as np
+
+_BOUNDS = {">": operator.gt, ">=": operator.ge}
+_LOWER = {"[": operator.ge, "(": operator.gt}
+_UPPER = {"]": operator.le, ")": operator.lt}
+
+
+def checked(default: Any, rule: str | tuple) -> Any:
+    """A dataclass field defaulting to `default` whose values must satisfy `rule`."""
+    return dataclasses.field(default=default, metadata={"rule": rule})
+
+
+def validate(settings: Any, algo: str) -> None:
+    """Raise `ValueError` naming the first field of the dataclass `settings` that breaks its rule."""
+    for field in dataclasses.fields(settings):
+        rule, value = field.metadata.get("rule"), getattr(settings, field.name)
+        if rule is not None and not _satisfies(value, rule):
+            raise ValueError(f"{algo}: {field.name} must be {_describe(rule)}, got {value!r}.")
+
+
+def check_minibatches(config: Any, algo: str) -> None:
+    """Cross-field checks of an on-policy Config: the batch splits into minibatches and fits the run."""
+    if config.batch_size % config.num_minibatches:
+        raise ValueError(
+            f"{algo}: num_envs * num_steps = {config.batch_size} must be divisible by num_minibatches "
+            f"= {config.num_minibatches}; pick num_minibatches from the divisors of {config.batch_size}."
+        )
+    if config.total_timesteps < config.batch_size:
+        raise ValueError(
+            f"{algo}: total_timesteps = {config.total_timesteps} is smaller than one batch "
+            f"(num_envs * num_steps = {config.batch_size}); raise it or shrink the batch."
+        )
+
+
+def check_replay_sizes(config: Any, algo: str) -> None:
+    """Cross-field checks of a replay Config: the buffer holds one update, the run is one update long."""
+    if config.buffer_size // config.num_envs < config.num_steps:
+        raise ValueError(f"{algo}: buffer_size = {config.buffer_size} cannot hold one update's steps per env copy.")
+    if config.total_timesteps < config.steps_per_update:
+        raise ValueError(
+            f"{algo}: total_timesteps = {config.total_timesteps} is smaller than one update "
+            f"(num_envs * num_steps = {config.steps_per_update})."
+        )
+
+
+def _satisfies(value: Any, rule: str | tuple) -> bool:
+    if isinstance(rule, tuple):
+        return value in rule
+    if rule[0] in _LOWER:
+        low, high = (float(x) for x in rule[1:-1].split(","))
+        return bool(np.all(_LOWER[rule[0]](value, low) & _UPPER[rule[-1]](value, high)))
+    op, bound = rule.split()
+    return bool(np.all(_BOUNDS[op](value, float(bound))))
+
+
+def _describe(rule: str | tuple) -> str:
+    if isinstance(rule, tuple):
+        return "one of " + ", ".join(map(repr, rule))
+    return f"in {rule}" if rule[0] in _LOWER else rule
