@@ -201,7 +201,7 @@ class CheckEnv:
     """Environment name or package.module:Class."""
 
 
-LIST_FLAGS = ("--set", "--grid", "--range", "--log")
+LIST_FLAGS = ("--set", "--grid", "--range", "--log", "--label", "--normalize")
 
 
 def _merge_repeated(argv: list[str]) -> list[str]:
@@ -421,8 +421,9 @@ def _compare(cmd: Compare) -> int:
 
     from jaxrl import compare
 
-    if bool(cmd.paths) == bool(cmd.scores):
-        raise ValueError("compare takes run/sweep directories or --scores FILE.csv (one of the two).")
+    if bool(cmd.paths or cmd.label) == bool(cmd.scores):
+        raise ValueError("compare takes run/sweep directories (or --label NAME=DIR,...) or --scores FILE.csv, "
+                         "one of the two.")
     if cmd.reps < 100 or not 0 < cmd.confidence < 1:
         raise ValueError(f"--reps must be >= 100 and --confidence in (0, 1), got {cmd.reps} and {cmd.confidence}.")
     if cmd.adastop and (cmd.n < 1 or cmd.K < 1 or not 0 < cmd.alpha < 1):

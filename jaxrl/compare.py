@@ -287,7 +287,8 @@ def plot(result: Comparison, path: Path, reps: int = 2000, seed: int = 0) -> Pat
     axes[2].set(yticks=ys, yticklabels=[a for a, _ in cells], xlabel="IQM (95% CI)", title=f"interval estimates: {label}")
     for ax in axes:
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
+    if axes[0].get_legend_handles_labels()[0]:
+        axes[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

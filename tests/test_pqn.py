@@ -51,7 +51,7 @@ def test_pqn_is_deterministic_and_logs_its_diagnostics():
 
 
 def test_unknown_optimizer_is_refused_before_compiling():
-    with pytest.raises(ValueError, match="optimizer must be one of 'adam', 'radam', got 'sgd'"):
+    with pytest.raises(ValueError, match="optimizer must be one of 'radam', 'adam', got 'sgd'"):
         _train([0], optimizer="sgd")
 
 
