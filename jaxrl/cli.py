@@ -41,8 +41,8 @@ class Train:
     """Algorithm (not with --resume)."""
     env: str = "CartPole-v1"
     """Environment: a registered name, gymnax:NAME, brax:NAME or package.module:Class."""
-    seeds: int = 1
-    """Number of independent runs (seeds 0..N-1), vmapped in one compiled program."""
+    seeds: str = "1"
+    """Number of independent runs N (seeds 0..N-1), or the seeds themselves (3,4,5), vmapped in one program."""
     total_timesteps: int | None = None
     """Environment steps per seed (default: the tuned config's)."""
     set: Annotated[list[str], tyro.conf.arg(metavar="KEY=VALUE")] = dataclasses.field(default_factory=list)
@@ -146,6 +146,14 @@ class Compare:
     """Print the results as JSON instead of tables."""
     adastop: bool = False
     """Apply AdaStop to each env's final scores (seeds in order, n per agent per interim)."""
+    run: Annotated[list[str], tyro.conf.arg(metavar="NAME=ALGO@ENV[,KEY=VALUE]")] = dataclasses.field(
+        default_factory=list)
+    """With --adastop: train the agents, n seeds per undecided agent per interim, until AdaStop decides
+    (e.g. --run fast=ppo@CartPole-v1,learning_rate=3e-3 slow=ppo@CartPole-v1); results in OUT/adastop-TIME/."""
+    total_timesteps: int | None = None
+    """With --run: environment steps per seed (default: each agent's tuned config)."""
+    progress: bool = True
+    """With --run: show a progress bar per training."""
     n: int = 5
     """AdaStop: seeds per agent per interim."""
     K: int = 5
@@ -292,7 +300,7 @@ def _train(cmd: Train) -> int:
 
     if cmd.resume is not None:
         given = [flag for flag, used in (
-            ("ALGO", cmd.algo is not None), ("--env", cmd.env != "CartPole-v1"), ("--seeds", cmd.seeds != 1),
+            ("ALGO", cmd.algo is not None), ("--env", cmd.env != "CartPole-v1"), ("--seeds", cmd.seeds != "1"),
             ("--total-timesteps", cmd.total_timesteps is not None), ("--set", bool(cmd.set)),
             ("--name", cmd.name is not None), ("--out", cmd.out != "runs"),
         ) if used]
@@ -307,7 +315,7 @@ def _train(cmd: Train) -> int:
     result = train(
         cmd.algo,
         cmd.env,
-        seeds=cmd.seeds,
+        seeds=_seeds(cmd.seeds),
         total_timesteps=cmd.total_timesteps,
         config=_pairs("--set", cmd.set),
         out=cmd.out,
@@ -317,6 +325,14 @@ def _train(cmd: Train) -> int:
     )
     _report(result.summary)
     return 0
+
+
+def _seeds(text: str) -> int | list[int]:
+    """`--seeds N` (seeds 0..N-1) or `--seeds 3,4,5`."""
+    try:
+        return [int(v) for v in text.split(",")] if "," in text else int(text)
+    except ValueError:
+        raise ValueError(f"--seeds takes a count N or a list of seeds like 3,4,5, got {text!r}.") from None
 
 
 def _pairs(flag: str, items: list[str], metavar: str = "KEY=VALUE") -> dict[str, str]:
@@ -421,25 +437,29 @@ def _compare(cmd: Compare) -> int:
 
     from jaxrl import compare
 
-    if bool(cmd.paths or cmd.label) == bool(cmd.scores):
-        raise ValueError("compare takes run/sweep directories (or --label NAME=DIR,...) or --scores FILE.csv, "
-                         "one of the two.")
+    if sum(map(bool, (cmd.paths or cmd.label, cmd.scores, cmd.run))) != 1:
+        raise ValueError("compare takes run/sweep directories (or --label NAME=DIR,...), --scores FILE.csv, or "
+                         "--adastop --run NAME=ALGO@ENV[,KEY=VALUE...] ..., one of the three.")
+    if cmd.run and not cmd.adastop:
+        raise ValueError("--run trains agents for an AdaStop comparison: add --adastop (and --n, --K, --alpha).")
     if cmd.reps < 100 or not 0 < cmd.confidence < 1:
         raise ValueError(f"--reps must be >= 100 and --confidence in (0, 1), got {cmd.reps} and {cmd.confidence}.")
     if cmd.adastop and (cmd.n < 1 or cmd.K < 1 or not 0 < cmd.alpha < 1):
         raise ValueError(f"AdaStop needs --n >= 1, --K >= 1 and --alpha in (0, 1), got {cmd.n}, {cmd.K}, {cmd.alpha}.")
     normalization = {env: _range(env, text) for env, text in _pairs("--normalize", cmd.normalize, "ENV=MIN:MAX").items()}
-    if cmd.scores:
-        if cmd.label:
-            raise ValueError("--label names run directories; a --scores CSV names its agents itself.")
+    out = Path(cmd.out)
+    if cmd.run:
+        scores, decisions, out = _adastop_training(cmd)
+    elif cmd.scores:
         scores = compare.scores_from_csv(cmd.scores)
     else:
         labels = {k: _split_values(v) for k, v in _pairs("--label", cmd.label, "NAME=DIR,DIR").items()}
         scores = compare.scores_from_runs(cmd.paths, labels)
     result = compare.compare(scores, normalization, cmd.reps, cmd.confidence, cmd.seed)
-    if cmd.adastop:
+    if cmd.run:
+        result.adastop = decisions
+    elif cmd.adastop:
         result.adastop = compare.adastop_decisions(scores, cmd.n, cmd.K, cmd.alpha, cmd.seed)
-    out = Path(cmd.out)
     out.mkdir(parents=True, exist_ok=True)
     image = compare.plot(result, out / "compare.png", cmd.reps, cmd.seed)
     if cmd.json:
@@ -448,6 +468,29 @@ def _compare(cmd: Compare) -> int:
         print(compare.format_table(result))
         print(f"wrote {image}")
     return 0
+
+
+def _adastop_training(cmd: Compare):
+    """Train and test the --run agents interim by interim; their scores, AdaStop's result and the folder."""
+    import datetime
+    import shlex
+    from pathlib import Path
+
+    from jaxrl import compare
+    from jaxrl.adastop_training import AgentSpec, run_adastop
+
+    if cmd.n < 2:
+        raise ValueError(f"--run needs --n >= 2 seeds per interim (bootstrap intervals need 2 runs), got {cmd.n}.")
+    specs = [AgentSpec.parse(text) for text in cmd.run]
+    out = Path(cmd.out) / f"adastop-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+    command = shlex.join(["jaxrl", *sys.argv[1:]]) if sys.argv[1:2] == ["compare"] else None
+    test, _ = run_adastop(specs, out, cmd.n, cmd.K, cmd.alpha, cmd.total_timesteps, cmd.seed, cmd.progress,
+                               command)
+    labels = {s.name: sorted(str(p) for p in (out / "runs").glob(f"{s.name}-interim-*")) for s in specs}
+    envs = {s.env for s in specs}
+    label = envs.pop() if len(envs) == 1 else "agents"
+    result = {"decisions": test.decisions(), "finished": test.is_finished, "seeds_needed": {}}
+    return compare.scores_from_runs([], labels), {label: result}, out
 
 
 def _range(env: str, text: str) -> tuple[float, float]:

@@ -113,3 +113,30 @@ def test_bad_run_directories_are_one_paragraph_and_exit_2(runs, tmp_path, capsys
                           ([str(runs / "single"), str(runs / "pair" / "fast")], "at least 2 runs (seeds)")):
         assert cli.main(["compare", *args, "--out", str(tmp_path)]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_adastop_trains_undecided_agents_interim_by_interim(tmp_path, capsys):
+    run = ["a=ppo@CartPole-v1,learning_rate=3e-3,num_envs=4,num_steps=32,num_logs=2,eval_episodes=4",
+           "b=ppo@CartPole-v1,learning_rate=1e-5,num_envs=4,num_steps=32,num_logs=2,eval_episodes=4"]
+    args = ["compare", "--adastop", "--run", *run, "--n", "2", "--K", "2", "--total-timesteps", "512",
+            "--out", str(tmp_path), "--no-progress", "--reps", "200", "--json"]
+    assert cli.main(args) == 0
+    data = json.loads(capsys.readouterr().out)
+    (folder,) = tmp_path.glob("adastop-*")
+    record = json.loads((folder / "adastop.json").read_text())
+    interims = record["interims_done"]
+    assert 1 <= interims <= 2 and all(len(v) == 2 * interims for v in record["scores"].values())
+    assert data["adastop"]["CartPole-v1"]["decisions"][0]["decision"] in ("larger", "smaller", "equal")
+    commands = (folder / "commands.txt").read_text()
+    assert "--seeds 0,1 " in commands and ("--seeds 2,3 " in commands) == (interims == 2)
+    assert {p.name for p in (folder / "runs").iterdir()} >= {"a-interim-1", "b-interim-1"}
+
+
+def test_adastop_run_specs_are_checked_before_training(tmp_path, capsys):
+    assert cli.main(["compare", "--adastop", "--run", "a=ppo@CartPole-v1,num_env=4", "b=ppo@CartPole-v1",
+                     "--out", str(tmp_path)]) == 2
+    assert "Unknown setting 'num_env'" in capsys.readouterr().err and not list(tmp_path.iterdir())
+    assert cli.main(["compare", "--adastop", "--run", "ppo@CartPole-v1", "--out", str(tmp_path)]) == 2
+    assert "is not NAME=ALGO@ENV" in capsys.readouterr().err
+    assert cli.main(["compare", "--run", "a=ppo@CartPole-v1", "b=dqn@CartPole-v1", "--out", str(tmp_path)]) == 2
+    assert "add --adastop" in capsys.readouterr().err
