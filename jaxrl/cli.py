@@ -1,7 +1,7 @@
 """The `jaxrl` command line.
 
     jaxrl train ALGO --env ENV [--seeds N] [--total-timesteps T] [--set KEY=VALUE ...] [--out DIR] [--name NAME]
-               [--log tensorboard wandb]
+               [--log tensorboard wandb] [--overwrite]
     jaxrl train --resume RUN_DIR
     jaxrl sweep ALGO --env ENV [--grid KEY=V1,V2 ...] [--random N --range KEY=LO:HI[:log] ...] [--seeds S]
                [--pbt] [--max-members M] [--set KEY=VALUE ...] [--out DIR] [--name NAME]
@@ -55,6 +55,8 @@ class Train:
     """Show a progress bar."""
     resume: str | None = None
     """Continue the run in this run directory from its last good checkpoint (its config.json decides the rest)."""
+    overwrite: bool = False
+    """If OUT/NAME already holds a run, move it aside to NAME.old-TIMESTAMP (never deleted) and start afresh."""
     log: Annotated[list[str], tyro.conf.arg(metavar="BACKEND")] = dataclasses.field(default_factory=list)
     """Extra logging backends besides metrics.csv: tensorboard, wandb (offline unless WANDB_MODE=online)."""
 
@@ -249,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         args=_merge_repeated(sys.argv[1:] if argv is None else argv),
     )
     from jaxrl.interrupt import TrainingInterrupted
-    from jaxrl.rundir import RunInUseError
+    from jaxrl.rundir import RunInUseError, StorageError
 
     # Warnings (e.g. a skipped corrupt checkpoint) as one line each, without source locations.
     warnings.formatwarning = lambda message, category, *args, **kwargs: f"jaxrl: warning: {message}\n"
@@ -280,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         # User mistakes (bad names, values, paths) are reported in one paragraph, no traceback.
         print(f"jaxrl: error: {exc}", file=sys.stderr)
         return 2
-    except RunInUseError as exc:
+    except (RunInUseError, StorageError) as exc:
         print(f"jaxrl: error: {exc}", file=sys.stderr)
         return 1
     except FloatingPointError as exc:  # the non-finite guard stopped training
@@ -302,7 +304,7 @@ def _train(cmd: Train) -> int:
         given = [flag for flag, used in (
             ("ALGO", cmd.algo is not None), ("--env", cmd.env != "CartPole-v1"), ("--seeds", cmd.seeds != "1"),
             ("--total-timesteps", cmd.total_timesteps is not None), ("--set", bool(cmd.set)),
-            ("--name", cmd.name is not None), ("--out", cmd.out != "runs"),
+            ("--name", cmd.name is not None), ("--out", cmd.out != "runs"), ("--overwrite", cmd.overwrite),
         ) if used]
         if given:
             raise ValueError(
@@ -322,6 +324,7 @@ def _train(cmd: Train) -> int:
         name=cmd.name,
         progress=cmd.progress,
         loggers=cmd.log,
+        overwrite=cmd.overwrite,
     )
     _report(result.summary)
     return 0

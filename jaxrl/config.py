@@ -139,10 +139,24 @@ def from_dict(data: dict[str, Any]) -> ResolvedConfig:
     except (KeyError, TypeError) as exc:
         raise ConfigError(f"Not a jaxrl config (missing {exc}).") from None
     members = data.get("member_hparams")
-    if members is None:
-        return resolve(algo, env, overrides, seeds=seeds, use_tuned=False)
-    resolved = resolve(algo, env, overrides, use_tuned=False)
-    return with_members(resolved, seeds, [{**data["hparams"], **m} for m in members])
+    try:
+        if members is None:
+            return resolve(algo, env, overrides, seeds=seeds, use_tuned=False)
+        resolved = resolve(algo, env, overrides, use_tuned=False)
+        return with_members(resolved, seeds, [{**data["hparams"], **m} for m in members])
+    except ConfigError as exc:
+        written = (data.get("versions") or {}).get("jaxrl") if isinstance(data.get("versions"), dict) else None
+        raise ConfigError(f"This jaxrl cannot read the saved config (written by jaxrl {written or 'unknown'}, "
+                          f"read by {_jaxrl_version()}): {exc}") from None
+
+
+def _jaxrl_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("jaxrl")
+    except PackageNotFoundError:
+        return "an uninstalled jaxrl"
 
 
 def with_members(resolved: ResolvedConfig, seeds: typing.Sequence[int], members: typing.Sequence[dict]) -> ResolvedConfig:
