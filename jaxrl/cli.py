@@ -269,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(command, Plot):
             from jaxrl.plots import plot_runs
 
+            if command.out is not None:
+                _check_writable_file("--out", command.out)
             print(f"wrote {plot_runs(command.run_dirs, command.metric, command.out)}")
             return 0
         if isinstance(command, Envs):
@@ -451,6 +453,8 @@ def _compare(cmd: Compare) -> int:
         raise ValueError(f"AdaStop needs --n >= 1, --K >= 1 and --alpha in (0, 1), got {cmd.n}, {cmd.K}, {cmd.alpha}.")
     normalization = {env: _range(env, text) for env, text in _pairs("--normalize", cmd.normalize, "ENV=MIN:MAX").items()}
     out = Path(cmd.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {cmd.out!r} is a file; give a folder for compare.png (it is created if missing).")
     if cmd.run:
         scores, decisions, out = _adastop_training(cmd)
     elif cmd.scores:
@@ -509,6 +513,8 @@ def _range(env: str, text: str) -> tuple[float, float]:
 def _runs(cmd: Runs) -> int:
     from jaxrl.catalogue import catalogue, format_catalogue, write_csv
 
+    if cmd.csv:
+        _check_writable_file("--csv", cmd.csv)
     rows = catalogue(cmd.paths)
     if cmd.sort not in rows[0]:
         raise ValueError(f"--sort {cmd.sort!r} is not a column; columns: {', '.join(rows[0])}.")
@@ -518,6 +524,18 @@ def _runs(cmd: Runs) -> int:
         write_csv(rows, cmd.csv)
         print(f"wrote {cmd.csv}")
     return 0
+
+
+def _check_writable_file(flag: str, path: str) -> None:
+    """Raise ValueError unless `path` can be written: its folder exists and it is not a folder."""
+    from pathlib import Path
+
+    target = Path(path)
+    if target.is_dir():
+        raise ValueError(f"{flag} {path!r} is a folder; give a file name (e.g. {target / 'out.png'}).")
+    if not target.parent.is_dir():
+        raise ValueError(f"{flag} {path!r}: the folder {str(target.parent)!r} does not exist; create it first "
+                         "or choose another path.")
 
 
 def _check_env(cmd: CheckEnv) -> int:

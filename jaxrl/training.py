@@ -147,6 +147,7 @@ def train(
     wall_start = time.perf_counter()
     resolved = resolve(algo, env, config, seeds=seeds, total_timesteps=total_timesteps, use_tuned=use_tuned)
     env_obj, env_params = make(resolved.env, **resolved.env_kwargs)  # user errors surface before compiling
+    population.build_agent(resolved, env_obj, env_params)  # e.g. an action space the agent cannot handle
     backends = check_backends(loggers)
     if backends and out is None:
         raise ConfigError(f"Logging to {', '.join(backends)} needs a run directory; out=None was given.")
