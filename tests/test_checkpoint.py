@@ -178,6 +178,7 @@ def test_nonfinite_guard_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     with pytest.raises(EnvNonFiniteError) as info:
         jaxrl.train("ppo", "NaNRewardAfter-v0", seeds=2, total_timesteps=256, config=config, out=tmp_path,
                     name="run", progress=False, use_tuned=False)
+    assert isinstance(info.value, NonFiniteError)  # code catching NonFiniteError still catches it
     message = str(info.value)
     assert "step 224 (chunk 7 of 8)" in message
     # Step 101 of each copy is in update 13 (8 steps per copy per update): env steps 193-208.

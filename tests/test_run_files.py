@@ -141,7 +141,8 @@ def test_corrupt_checkpoint_is_named_by_eval(finished, tmp_path, capsys):
     run = _copy(finished, tmp_path)
     for step in (run / "checkpoints").iterdir():
         (step / "files.json").write_text("{")
-    assert cli.main(["eval", str(run)]) == 2
+    with pytest.warns(UserWarning, match="Skipping unusable checkpoint .* its file list files.json is missing"):
+        assert cli.main(["eval", str(run)]) == 2
     err = _error(capsys)
     assert f"No usable checkpoint in '{run / 'checkpoints'}'" in err
     last = max(int(p.name) for p in (run / "checkpoints").iterdir())
