@@ -16,7 +16,7 @@ What it checks (each failure raises `EnvCheckError` with a one-sentence message)
 * `jit`, `vmap`: `num_envs` copies run jitted under `jax.vmap` (over keys, states, actions and
   params) inside `lax.scan`; `determinism`: a second run gives bitwise-identical results.
 * `spaces_honoured`: sampled actions lie in the action space; every observation (including
-  `final_observation`) lies in the observation space; rewards are finite.
+  `final_observation`) is finite and lies in the observation space; rewards are finite.
 * `time`: `state.time` counts the steps of the current episode and is 0 after an episode end.
 * `truncation`: `truncated` is true exactly when the step count reaches
   `params.max_steps_in_episode` (run with per-copy limits 1..5 set by `params.replace`).
@@ -273,18 +273,34 @@ def _make_rollout(env: Environment, obs_space: spaces.Space, act_space: spaces.S
                 "action_ok": jax.vmap(act_space.contains)(action),
                 "obs_ok": in_obs_space(obs),
                 "final_obs_ok": in_obs_space(final_obs),
+                "obs_finite": _finite_per_copy(obs),
+                "final_obs_finite": _finite_per_copy(final_obs),
             }
             return new_state, out
 
         _, traj = jax.lax.scan(body, state, (step_keys, act_keys))
-        return {"obs0_ok": in_obs_space(obs), "time0": state.time, "traj": traj}
+        return {"obs0_ok": in_obs_space(obs), "obs0_finite": _finite_per_copy(obs), "time0": state.time, "traj": traj}
 
     return rollout
+
+
+def _finite_per_copy(x: Any) -> jax.Array:
+    """`[N]` bools: is every float leaf of the batched pytree `x` finite in copy n."""
+    flags = [jnp.isfinite(v).reshape(v.shape[0], -1).all(axis=1) for v in jax.tree.leaves(x)
+             if jnp.issubdtype(v.dtype, jnp.inexact)]
+    return jnp.stack(flags).all(axis=0) if flags else jnp.ones(jax.tree.leaves(x)[0].shape[:1], bool)
 
 
 def _check_semantics(run: dict, limits: np.ndarray | None, base_step: bool, fail) -> None:
     """Host-side checks of a rollout; every array is `[T, N]` (obs `[T, N, ...]`)."""
     traj = run["traj"]
+    if not np.all(run["obs0_finite"]):
+        fail(f"reset returns a NaN/inf observation (copy {_first(~run['obs0_finite'])[0]}); observations must be "
+             "finite.")
+    for field, what in (("obs_finite", "observation"), ("final_obs_finite", "info['final_observation']")):
+        if not np.all(traj[field]):
+            t, i = _first(~traj[field])
+            fail(f"step returns a NaN/inf {what} (step {t}, copy {i}); observations must be finite.")
     if not np.all(run["obs0_ok"]):
         fail(f"reset returns an observation outside observation_space (copy {_first(~run['obs0_ok'])[0]}).")
     if not np.all(run["time0"] == 0):
@@ -297,7 +313,7 @@ def _check_semantics(run: dict, limits: np.ndarray | None, base_step: bool, fail
             fail(f"step returns {what} outside observation_space (step {t}, copy {i}).")
     if not np.all(np.isfinite(traj["reward"])):
         t, i = _first(~np.isfinite(traj["reward"]))
-        fail(f"step returns a non-finite reward {traj['reward'][t, i]} (step {t}, copy {i}).")
+        fail(f"step returns the reward {traj['reward'][t, i]} (step {t}, copy {i}); rewards must be finite float32.")
 
     done_all = traj["terminated"] | traj["truncated"]
     bad = ~done_all & ~_leafwise(traj["final_obs"], traj["obs"], exact=True)

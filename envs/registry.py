@@ -106,6 +106,8 @@ def _instantiate(name: str, entry: Any, overrides: dict[str, Any]) -> tuple[Envi
     from jaxrl.envs.gymnax_adapter import is_gymnax_env, wrap_gymnax
 
     def build(**ctor_kwargs: Any) -> Environment:
+        if callable(entry) and not ctor_kwargs:
+            _check_no_arguments_needed(name, entry)
         env = entry(**ctor_kwargs) if callable(entry) else entry
         if is_gymnax_env(env):
             env = wrap_gymnax(env)
@@ -152,6 +154,19 @@ def _ctor_hint(entry: Any) -> str:
     except (TypeError, ValueError):
         return ""
     return f"; constructor options are {names}" if names else ""
+
+
+def _check_no_arguments_needed(name: str, entry: Any) -> None:
+    """Raise ValueError when `entry()` cannot be called (a constructor argument without a default)."""
+    try:
+        inspect.signature(entry).bind()
+    except TypeError as exc:
+        raise ValueError(
+            f"Cannot construct the environment {name!r} without arguments ({exc}); --env needs an Environment "
+            f"class whose constructor arguments have defaults (set them with --set env.NAME=VALUE){_ctor_hint(entry)}."
+        ) from None
+    except ValueError:  # no signature to inspect (a builtin): let the call itself decide
+        return
 
 
 def _import_path(path: str) -> Any:

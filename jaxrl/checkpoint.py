@@ -32,6 +32,8 @@ from typing import Any
 import jax
 import numpy as np
 
+from jaxrl.rundir import StorageError, storage_problem
+
 FORMAT = 1
 _STAGING = ".staging-"
 _FILES = "files.json"
@@ -39,6 +41,10 @@ _FILES = "files.json"
 
 class CheckpointError(ValueError):
     """No usable checkpoint where one was needed (or one that does not fit the run's state)."""
+
+
+class CheckpointWriteError(StorageError):
+    """A checkpoint could not be written (disk full, permissions...); earlier checkpoints are intact."""
 
 
 @dataclasses.dataclass
@@ -122,12 +128,29 @@ class CheckpointWriter:
             self._pool.shutdown(wait=True)
 
     def _write(self, step: int, leaves: list[np.ndarray], manifest: list[dict], progress: dict) -> None:
+        staging = self.directory / f"{_STAGING}{step}"
+        try:
+            self._write_staged(staging, step, leaves, manifest, progress)
+        except Exception as exc:
+            cause = _os_error(exc)
+            if cause is None:
+                raise
+            shutil.rmtree(staging, ignore_errors=True)  # give back the space the partial write took
+            raise CheckpointWriteError(self._failure_message(step, cause)) from exc
+        for old in list_steps(self.directory)[: -self.keep]:
+            if old < step:
+                _remove(self.directory / str(old))
+        for leftover in self.directory.glob("*.deleting"):  # from a crash mid-delete
+            shutil.rmtree(leftover, ignore_errors=True)
+
+    def _write_staged(self, staging: Path, step: int, leaves: list[np.ndarray], manifest: list[dict],
+                      progress: dict) -> None:
+        """Write checkpoint `step` into `staging`, then rename it to `STEP/` (the atomic commit)."""
         import orbax.checkpoint as ocp
 
         checkpointer = self._get_checkpointer()
         progress.update(format=FORMAT, step=step, leaves=manifest, sha256=digest(leaves))
         self.directory.mkdir(parents=True, exist_ok=True)
-        staging = self.directory / f"{_STAGING}{step}"
         shutil.rmtree(staging, ignore_errors=True)
         if jax.process_count() > 1:
             _write_private(staging, leaves, progress)
@@ -141,11 +164,17 @@ class CheckpointWriter:
             )
         (staging / _FILES).write_text(json.dumps(_file_hashes(staging), indent=0))
         os.replace(staging, self.directory / str(step))
-        for old in list_steps(self.directory)[: -self.keep]:
-            if old < step:
-                _remove(self.directory / str(old))
-        for leftover in self.directory.glob("*.deleting"):  # from a crash mid-delete
-            shutil.rmtree(leftover, ignore_errors=True)
+
+    def _failure_message(self, step: int, cause: OSError) -> str:
+        steps = list_steps(self.directory)
+        last = (f"the last good checkpoint is step {steps[-1]}, in {str(self.directory / str(steps[-1]))!r}"
+                if steps else "no checkpoint had been written before this one")
+        return (
+            f"Could not write checkpoint {step} in {str(self.directory)!r}: {storage_problem(cause)}. "
+            f"The incomplete write was removed and earlier checkpoints are untouched: {last}. Free some space "
+            "(or fix the permissions), then continue the run from there with --resume "
+            f"(jaxrl train --resume {self.directory.parent})."
+        )
 
 
 def restore(directory: str | Path, abstract_state: Any, step: int | None = None) -> Restored | None:
@@ -281,6 +310,17 @@ def _read_private(folder: Path) -> dict[str, Any]:
     with np.load(folder / _PRIVATE_STATE, allow_pickle=False) as data:
         state = {name: data[name] for name in data.files}
     return {"state": state, "progress": json.loads((folder / _PRIVATE_PROGRESS).read_text())}
+
+
+def _os_error(exc: BaseException | None) -> OSError | None:
+    """The OSError behind `exc` (itself, or one it was raised from), or None."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, OSError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def _is_key(leaf: Any) -> bool:

@@ -1,7 +1,7 @@
 """The `jaxrl` command line.
 
     jaxrl train ALGO --env ENV [--seeds N] [--total-timesteps T] [--set KEY=VALUE ...] [--out DIR] [--name NAME]
-               [--log tensorboard wandb]
+               [--log tensorboard wandb] [--overwrite]
     jaxrl train --resume RUN_DIR
     jaxrl sweep ALGO --env ENV [--grid KEY=V1,V2 ...] [--random N --range KEY=LO:HI[:log] ...] [--seeds S]
                [--pbt] [--max-members M] [--set KEY=VALUE ...] [--out DIR] [--name NAME]
@@ -55,6 +55,8 @@ class Train:
     """Show a progress bar."""
     resume: str | None = None
     """Continue the run in this run directory from its last good checkpoint (its config.json decides the rest)."""
+    overwrite: bool = False
+    """If OUT/NAME already holds a run, move it aside to NAME.old-TIMESTAMP (never deleted) and start afresh."""
     log: Annotated[list[str], tyro.conf.arg(metavar="BACKEND")] = dataclasses.field(default_factory=list)
     """Extra logging backends besides metrics.csv: tensorboard, wandb (offline unless WANDB_MODE=online)."""
 
@@ -249,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         args=_merge_repeated(sys.argv[1:] if argv is None else argv),
     )
     from jaxrl.interrupt import TrainingInterrupted
-    from jaxrl.rundir import RunInUseError
+    from jaxrl.rundir import RunInUseError, StorageError
 
     # Warnings (e.g. a skipped corrupt checkpoint) as one line each, without source locations.
     warnings.formatwarning = lambda message, category, *args, **kwargs: f"jaxrl: warning: {message}\n"
@@ -267,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(command, Plot):
             from jaxrl.plots import plot_runs
 
+            if command.out is not None:
+                _check_writable_file("--out", command.out)
             print(f"wrote {plot_runs(command.run_dirs, command.metric, command.out)}")
             return 0
         if isinstance(command, Envs):
@@ -280,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         # User mistakes (bad names, values, paths) are reported in one paragraph, no traceback.
         print(f"jaxrl: error: {exc}", file=sys.stderr)
         return 2
-    except RunInUseError as exc:
+    except (RunInUseError, StorageError) as exc:
         print(f"jaxrl: error: {exc}", file=sys.stderr)
         return 1
     except FloatingPointError as exc:  # the non-finite guard stopped training
@@ -302,7 +306,7 @@ def _train(cmd: Train) -> int:
         given = [flag for flag, used in (
             ("ALGO", cmd.algo is not None), ("--env", cmd.env != "CartPole-v1"), ("--seeds", cmd.seeds != "1"),
             ("--total-timesteps", cmd.total_timesteps is not None), ("--set", bool(cmd.set)),
-            ("--name", cmd.name is not None), ("--out", cmd.out != "runs"),
+            ("--name", cmd.name is not None), ("--out", cmd.out != "runs"), ("--overwrite", cmd.overwrite),
         ) if used]
         if given:
             raise ValueError(
@@ -322,6 +326,7 @@ def _train(cmd: Train) -> int:
         name=cmd.name,
         progress=cmd.progress,
         loggers=cmd.log,
+        overwrite=cmd.overwrite,
     )
     _report(result.summary)
     return 0
@@ -448,6 +453,8 @@ def _compare(cmd: Compare) -> int:
         raise ValueError(f"AdaStop needs --n >= 1, --K >= 1 and --alpha in (0, 1), got {cmd.n}, {cmd.K}, {cmd.alpha}.")
     normalization = {env: _range(env, text) for env, text in _pairs("--normalize", cmd.normalize, "ENV=MIN:MAX").items()}
     out = Path(cmd.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {cmd.out!r} is a file; give a folder for compare.png (it is created if missing).")
     if cmd.run:
         scores, decisions, out = _adastop_training(cmd)
     elif cmd.scores:
@@ -506,6 +513,8 @@ def _range(env: str, text: str) -> tuple[float, float]:
 def _runs(cmd: Runs) -> int:
     from jaxrl.catalogue import catalogue, format_catalogue, write_csv
 
+    if cmd.csv:
+        _check_writable_file("--csv", cmd.csv)
     rows = catalogue(cmd.paths)
     if cmd.sort not in rows[0]:
         raise ValueError(f"--sort {cmd.sort!r} is not a column; columns: {', '.join(rows[0])}.")
@@ -515,6 +524,18 @@ def _runs(cmd: Runs) -> int:
         write_csv(rows, cmd.csv)
         print(f"wrote {cmd.csv}")
     return 0
+
+
+def _check_writable_file(flag: str, path: str) -> None:
+    """Raise ValueError unless `path` can be written: its folder exists and it is not a folder."""
+    from pathlib import Path
+
+    target = Path(path)
+    if target.is_dir():
+        raise ValueError(f"{flag} {path!r} is a folder; give a file name (e.g. {target / 'out.png'}).")
+    if not target.parent.is_dir():
+        raise ValueError(f"{flag} {path!r}: the folder {str(target.parent)!r} does not exist; create it first "
+                         "or choose another path.")
 
 
 def _check_env(cmd: CheckEnv) -> int:

@@ -139,10 +139,24 @@ def from_dict(data: dict[str, Any]) -> ResolvedConfig:
     except (KeyError, TypeError) as exc:
         raise ConfigError(f"Not a jaxrl config (missing {exc}).") from None
     members = data.get("member_hparams")
-    if members is None:
-        return resolve(algo, env, overrides, seeds=seeds, use_tuned=False)
-    resolved = resolve(algo, env, overrides, use_tuned=False)
-    return with_members(resolved, seeds, [{**data["hparams"], **m} for m in members])
+    try:
+        if members is None:
+            return resolve(algo, env, overrides, seeds=seeds, use_tuned=False)
+        resolved = resolve(algo, env, overrides, use_tuned=False)
+        return with_members(resolved, seeds, [{**data["hparams"], **m} for m in members])
+    except ConfigError as exc:
+        written = (data.get("versions") or {}).get("jaxrl") if isinstance(data.get("versions"), dict) else None
+        raise ConfigError(f"This jaxrl cannot read the saved config (written by jaxrl {written or 'unknown'}, "
+                          f"read by {_jaxrl_version()}): {exc}") from None
+
+
+def _jaxrl_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("jaxrl")
+    except PackageNotFoundError:
+        return "an uninstalled jaxrl"
 
 
 def with_members(resolved: ResolvedConfig, seeds: typing.Sequence[int], members: typing.Sequence[dict]) -> ResolvedConfig:
@@ -175,8 +189,8 @@ def _seed_list(seeds: int | typing.Sequence[int]) -> tuple[int, ...]:
             raise ConfigError(f"seeds must be >= 1 (the number of independent runs), got {seeds}.")
         return tuple(range(seeds))
     out = tuple(int(s) for s in seeds)
-    if not out or len(set(out)) != len(out):
-        raise ConfigError(f"seeds must be a non-empty list of distinct ints, got {list(seeds)!r}.")
+    if not out or len(set(out)) != len(out) or not all(0 <= s < 2**32 for s in out):
+        raise ConfigError(f"seeds must be a non-empty list of distinct ints in [0, 2**32), got {list(seeds)!r}.")
     return out
 
 
@@ -214,10 +228,14 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
             return float(value)
         if annotation is str:
             return str(value)
-        if origin is tuple:
-            if isinstance(value, str):
-                value = [v for v in value.strip("()[] ").split(",") if v.strip()]
-            return tuple(int(v) for v in value)
+        if origin is tuple:  # layer sizes: positive ints
+            items = [v for v in value.strip("()[] ").split(",") if v.strip()] if isinstance(value, str) else value
+            sizes = tuple(int(v) for v in items)
+            if not all(size >= 1 for size in sizes):
+                raise ConfigError(f"Setting {key}={value!r} needs sizes >= 1, e.g. {key}=64,64 (or [] for none).")
+            return sizes
+    except ConfigError:
+        raise
     except (TypeError, ValueError):
         pass
     else:

@@ -11,8 +11,10 @@ from typing import Any
 import jax
 import numpy as np
 
+from jaxrl import checkpoint, rundir
 from jaxrl.agents import EPISODE_METRICS
 from jaxrl.config import ResolvedConfig
+from jaxrl.population.program import WATCHED
 
 
 def metric_rows(sums: dict[str, np.ndarray], num_updates: int, step: int, seeds, eval_returns,
@@ -70,40 +72,94 @@ def params_sha256(policy: Any, num_members: int) -> list[str]:
 
 def nonfinite(sums: dict[str, np.ndarray], finite: np.ndarray, leaf_names: list[str], seeds) -> str | None:
     """What went non-finite in this chunk (a loss metric first, then a state leaf), or None."""
-
-    def seeds_of(bad: np.ndarray) -> str:
-        hit = [str(seeds[i]) for i in np.flatnonzero(bad)]
-        return f"seed {hit[0]}" if len(hit) == 1 else f"seeds {', '.join(hit)}"
-
     for name in sorted(sums):
-        values = np.asarray(sums[name])
+        values = np.asarray(sums[name])[: len(seeds)]
         if "loss" in name and not np.isfinite(values).all():
             first = values[~np.isfinite(values)][0]
-            return f"the loss metric {name} became {first} for {seeds_of(~np.isfinite(values))}"
-    finite = np.asarray(finite, bool)
+            return f"the loss metric {name} became {first} for {_seeds_of(~np.isfinite(values), seeds)}"
+    finite = np.asarray(finite, bool)[: len(seeds)]
     for j, name in enumerate(leaf_names):
         if not finite[:, j].all():
-            return f"the state leaf {name} (parameters or statistics) became NaN/inf for {seeds_of(~finite[:, j])}"
+            return (f"the state leaf {name} (parameters or statistics) became NaN/inf for "
+                    f"{_seeds_of(~finite[:, j], seeds)}")
     return None
+
+
+def env_nonfinite(first_bad: np.ndarray, seeds, env: str, updates_before: int, steps_per_update: int) -> str | None:
+    """The environment's share of a NaN/inf in this chunk, or None.
+
+    `first_bad` is the chunk's `[members, len(WATCHED)]` first update (-1: none) after which the
+    agent's parameters, the env's observations and its rewards held a NaN/inf (see
+    `jaxrl.population.program.WATCHED`). The environment is to blame where its observations or
+    rewards went bad in an update that started from finite parameters (acting on finite
+    parameters cannot make a correct environment produce NaN).
+    """
+    first_bad = np.asarray(first_bad)[: len(seeds)]
+    params = first_bad[:, WATCHED.index("parameters")]
+    culprits = {}
+    for what in ("observations", "rewards"):
+        at = first_bad[:, WATCHED.index(what)]
+        guilty = (at >= 0) & ((params < 0) | (params >= at))
+        if guilty.any():
+            culprits[what] = (int(at[guilty].min()), guilty)
+    if not culprits:
+        return None
+    update = min(at for at, _ in culprits.values())
+    kinds = [what for what, (at, _) in culprits.items() if at == update]
+    guilty = np.logical_or.reduce([culprits[what][1] for what in kinds])
+    first, last = (updates_before + update) * steps_per_update + 1, (updates_before + update + 1) * steps_per_update
+    return (f"the environment {env} produced NaN/inf {' and '.join(kinds)} at step {last:,} (in the update of "
+            f"environment steps {first:,}-{last:,}; {_seeds_of(guilty, seeds)}) while the agent's parameters "
+            "were still finite")
 
 
 def nonfinite_message(problem: str, step: int, index: int, num_chunks: int, resolved: ResolvedConfig,
                       run_path: Path | None, last_saved: int | None) -> str:
+    """The agent diverged: where, what is kept, and which settings usually cure it."""
     lr = getattr(resolved.hparams, "learning_rate", None)
-    if run_path is None:
-        kept = "Nothing was saved (out=None)."
-    elif last_saved is None:
-        kept = "No checkpoint had been saved yet, and none was written of the bad state."
-    else:
-        kept = (f"The bad state was not saved; the last good checkpoint (step {last_saved:,}) is kept in "
-                f"{run_path / 'checkpoints'} (`jaxrl eval {run_path} --step {last_saved}` evaluates it).")
     return (
-        f"Training stopped at step {step:,} (chunk {index + 1} of {num_chunks}): {problem}. {kept} "
-        "Divergence usually means too large a learning rate"
+        f"Training stopped at step {step:,} (chunk {index + 1} of {num_chunks}): {problem}. "
+        f"{_kept(run_path, last_saved)} Divergence usually means too large a learning rate"
         + (f" (learning_rate={lr:g})" if isinstance(lr, (int, float)) else "")
         + " or badly scaled rewards/observations: start a new run with a smaller learning_rate, "
         "reward_scale or max_grad_norm, or normalize_obs=true."
     )
+
+
+def env_nonfinite_message(problem: str, step: int, index: int, num_chunks: int, resolved: ResolvedConfig,
+                          run_path: Path | None, last_saved: int | None) -> str:
+    """The environment produced NaN/inf: where, what is kept, and how to find the bug."""
+    return (
+        f"Training stopped at step {step:,} (chunk {index + 1} of {num_chunks}): {problem}. "
+        f"{_kept(run_path, last_saved)} This is a bug in the environment, not the agent: run "
+        f"`jaxrl check-env {resolved.env}` to find which method returns the non-finite values "
+        "(e.g. a division by zero, or a physics state that grows without bound)."
+    )
+
+
+def storage_message(exc: OSError, run_path: Path) -> str:
+    """A file of the run directory could not be written: the disk problem, and what is kept."""
+    steps = checkpoint.list_steps(run_path / "checkpoints")
+    kept = (f"the last good checkpoint is step {steps[-1]:,}, in {run_path / 'checkpoints' / str(steps[-1])}"
+            if steps else "no checkpoint had been written yet")
+    return (
+        f"Could not write the run directory {str(run_path)!r}: {rundir.storage_problem(exc)}. Training stopped; "
+        f"{kept}. Free some space (or fix the permissions), then continue with: jaxrl train --resume {run_path}"
+    )
+
+
+def _kept(run_path: Path | None, last_saved: int | None) -> str:
+    if run_path is None:
+        return "Nothing was saved (out=None)."
+    if last_saved is None:
+        return "No checkpoint had been saved yet, and none was written of the bad state."
+    return (f"The bad state was not saved; the last good checkpoint (step {last_saved:,}) is kept in "
+            f"{run_path / 'checkpoints'} (`jaxrl eval {run_path} --step {last_saved}` evaluates it).")
+
+
+def _seeds_of(bad: np.ndarray, seeds) -> str:
+    hit = [str(seeds[i]) for i in np.flatnonzero(bad)]
+    return f"seed {hit[0]}" if len(hit) == 1 else f"seeds {', '.join(hit)}"
 
 
 def interrupt_message(signal_name: str, step: int, index: int, num_chunks: int, run_path: Path | None) -> str:

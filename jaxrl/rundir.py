@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as _dt
+import errno
 import json
 import math
 import os
@@ -24,16 +25,77 @@ import numpy as np
 LEADING_COLUMNS = ("step", "seed", "episode_return", "episode_length", "eval_return")
 
 
-def create_run_dir(out: str | os.PathLike, name: str) -> Path:
-    """Create `out/name`; never reuse a directory that already holds a run."""
+class RunDirError(ValueError):
+    """A run directory that cannot be created, read or continued (a user-facing mistake)."""
+
+
+class StorageError(OSError):
+    """Writing a run's files failed (disk full, permissions...); the message says what is kept."""
+
+
+def create_run_dir(out: str | os.PathLike, name: str, overwrite: bool = False) -> Path:
+    """Create `out/name`; never reuse a directory that already holds a run.
+
+    With `overwrite`, an existing non-empty `out/name` is renamed to `name.old-TIMESTAMP` (kept,
+    never deleted) and a fresh one is made. Raises `FileExistsError` without `overwrite`, and
+    `RunDirError` for a bad name or an output folder that cannot be written.
+    """
+    if not name or name in (".", "..") or Path(name).name != name or "/" in name or "\\" in name:
+        raise RunDirError(
+            f"Run name {name!r} is not a plain folder name; give a name without '/' or '..' (e.g. "
+            "ppo-cartpole), and choose the parent folder with --out."
+        )
     path = Path(out) / name
     if path.exists() and any(path.iterdir()):
-        raise FileExistsError(
-            f"Run directory {str(path)!r} already exists and is not empty; choose another --name or "
-            "--out (jaxrl never overwrites earlier results)."
-        )
-    path.mkdir(parents=True, exist_ok=True)
+        if not overwrite:
+            raise FileExistsError(
+                f"Run directory {str(path)!r} already exists and is not empty; choose another --name or "
+                "--out, continue it with --resume, or pass --overwrite (overwrite=True) to move it aside "
+                "to NAME.old-TIMESTAMP (jaxrl never deletes earlier results)."
+            )
+        _move_aside(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise RunDirError(
+            f"Cannot write the run directory {str(path)!r}: {storage_problem(exc)}. Choose an output "
+            "folder you can write with --out (Python: out=)."
+        ) from None
     return path
+
+
+def _move_aside(path: Path) -> Path:
+    """Rename `path` to `path.old-TIMESTAMP` (a counter is added if that exists too)."""
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.old-{stamp}")
+    count = 1
+    while target.exists():
+        count += 1
+        target = path.with_name(f"{path.name}.old-{stamp}-{count}")
+    path.rename(target)
+    return target
+
+
+def storage_problem(exc: OSError) -> str:
+    """A short reason for a failed file operation that names the disk problem, e.g.
+    "the disk is full (No space left on device: '/runs/x/metrics.csv')"."""
+    reasons = {
+        errno.ENOSPC: "the disk is full",
+        errno.EDQUOT: "the disk quota is exceeded",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied",
+        errno.EROFS: "the file system is read-only",
+        errno.ENOTDIR: "a part of the path is a file, not a folder",
+        errno.ENOENT: "a part of the path does not exist",
+    }
+    detail = exc.strerror or type(exc).__name__
+    if exc.filename:
+        detail += f": {str(exc.filename)!r}"
+    reason = reasons.get(exc.errno)
+    return f"{reason} ({detail})" if reason else detail
 
 
 class RunInUseError(RuntimeError):
@@ -97,8 +159,12 @@ def git_commit() -> str | None:
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Write atomically (temp file + rename) so a crash never leaves half a file."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a full disk keeps the old file and no half-written one
+        raise
 
 
 class MetricsWriter:
@@ -124,47 +190,88 @@ class MetricsWriter:
         self._file.close()
 
 
+RUN_FORMAT = 1
+"""The format of config.json and the files beside it; a run directory of a newer format is refused."""
+
+
 def read_config(run_dir: str | os.PathLike) -> dict[str, Any]:
-    """The run directory's config.json (raises ValueError with a clear message when absent)."""
+    """The run directory's config.json; raises `RunDirError` naming the problem when it is absent,
+    not valid JSON, not a jaxrl config, or written by a jaxrl whose run-directory format this one
+    cannot read (config.json without "format" is format 1, from before the field was written)."""
     path = Path(run_dir) / "config.json"
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except FileNotFoundError:
-        raise ValueError(f"{str(run_dir)!r} is not a jaxrl run directory (no config.json in it).") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{str(path)!r} is not valid JSON: {exc}.") from None
+        raise RunDirError(f"{str(run_dir)!r} is not a jaxrl run directory (no config.json in it).") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RunDirError(f"{str(path)!r} is corrupt (not valid JSON: {exc}); the run cannot be read or "
+                          "resumed from it.") from None
+    except OSError as exc:
+        raise RunDirError(f"Cannot read {str(path)!r}: {storage_problem(exc)}.") from None
+    if not isinstance(data, dict) or not {"algo", "env", "config", "hparams", "seeds"} <= set(data):
+        raise RunDirError(f"{str(path)!r} is not a jaxrl run config (it lacks algo, env, config, hparams or "
+                          "seeds); was it written by jaxrl train?")
+    written = data.get("format", 1)
+    if written != RUN_FORMAT:
+        by = (data.get("versions") or {}).get("jaxrl") if isinstance(data.get("versions"), dict) else None
+        raise RunDirError(
+            f"{str(run_dir)!r} was written by jaxrl {by or '(unknown version)'} in run-directory format "
+            f"{written!r}; this jaxrl ({versions()['jaxrl']}) reads format {RUN_FORMAT} only. Use the jaxrl "
+            "version that wrote it (its config.json records the versions)."
+        )
+    return data
 
 
 def truncate_metrics(path: Path, num_rows: int) -> list[dict[str, Any]]:
     """Keep the header and the first `num_rows` complete rows of metrics.csv (atomically); return them.
 
     A resumed run calls this with the row count saved in its checkpoint, dropping the rows (and any
-    half-written line) that a killed process logged after that checkpoint.
+    half-written line) that a killed process logged after that checkpoint. A file with fewer rows,
+    or corrupt ones, raises `RunDirError` and is left as it was.
     """
     if not path.exists():
         if num_rows:
-            raise ValueError(f"{str(path)!r} is missing; the checkpoint expects {num_rows} rows in it.")
+            raise RunDirError(f"{str(path)!r} is missing; the checkpoint expects {num_rows} rows in it.")
         return []
     lines = path.read_bytes().splitlines(keepends=True)
     complete = [line for line in lines[1 : 1 + num_rows] if line.endswith(b"\n")]
     if not lines or len(complete) < num_rows:
-        raise ValueError(
+        raise RunDirError(
             f"{str(path)!r} has {len(complete)} complete rows but the checkpoint expects {num_rows}; "
             "it was changed after the run wrote it."
         )
     tmp = path.with_suffix(".csv.tmp")
     tmp.write_bytes(b"".join(lines[:1] + complete))
+    try:
+        rows = read_metrics(tmp)
+    except RunDirError as exc:
+        tmp.unlink()
+        raise RunDirError(str(exc).replace(str(tmp), str(path))) from None
     os.replace(tmp, path)
-    return read_metrics(path)
+    return rows
 
 
 def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """metrics.csv as a list of dicts with floats (empty cells become NaN)."""
-    with open(Path(path)) as f:
-        return [
-            {k: (int(v) if k in ("step", "member", "seed") else (float(v) if v != "" else math.nan)) for k, v in row.items()}
-            for row in csv.DictReader(f)
-        ]
+    """metrics.csv as a list of dicts with floats (empty cells become NaN); raises `RunDirError`
+    naming the line of a corrupt file."""
+    rows = []
+    with open(Path(path), newline="") as f:
+        reader = csv.DictReader(f)
+        for row in reader:
+            try:
+                if None in row or None in row.values():
+                    raise ValueError(f"{len(reader.fieldnames or [])} columns expected")
+                rows.append({k: _metric_value(k, v) for k, v in row.items()})
+            except ValueError as exc:
+                raise RunDirError(f"{str(path)!r} is corrupt at line {reader.line_num} ({exc}); "
+                                  "it was changed after the run wrote it.") from None
+    return rows
+
+
+def _metric_value(column: str, text: str) -> float | int:
+    if column in ("step", "member", "seed"):
+        return int(text)
+    return float(text) if text != "" else math.nan
 
 
 def plot_curve(rows: list[dict[str, Any]], path: Path, title: str) -> None:

@@ -108,7 +108,9 @@ def expand(grid: Mapping[str, Sequence[Any]] | None, random: int, ranges: Mappin
     both = sorted(set(grid) & set(ranges))
     if both:
         raise ConfigError(f"{', '.join(both)} cannot be both a grid key and a random range.")
-    if random < 0 or (random == 0) != (not ranges):
+    if random < 0:
+        raise ConfigError(f"random (the number of random configurations) must be >= 0, got {random}.")
+    if (random == 0) != (not ranges):
         raise ConfigError(f"random={random} samples need ranges (and ranges need random >= 1); got ranges for "
                           f"{sorted(ranges) or 'nothing'}.")
     points = [dict(zip(grid, combo)) for combo in itertools.product(*grid.values())]
@@ -185,6 +187,8 @@ def sweep(
         pbt.check(groups, swept=[*(grid or {}), *ranges])
     env_name = groups[0].env
     env_obj, env_params = make(env_name, **groups[0].env_kwargs)
+    for group in groups:  # e.g. an action space the agent cannot handle, before anything is written
+        population.build_agent(group, env_obj, env_params)
 
     process, num_processes = jax.process_index(), jax.process_count()
     sweep_path = None

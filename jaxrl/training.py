@@ -31,7 +31,7 @@ from jaxrl.loggers import check_backends, make_loggers
 from jaxrl.population import sharding
 from jaxrl.reporting import params_sha256
 
-__all__ = ["NonFiniteError", "TrainResult", "load_finished", "params_sha256", "resume", "resume_population",
+__all__ = ["EnvNonFiniteError", "NonFiniteError", "TrainResult", "load_finished", "params_sha256", "resume", "resume_population",
            "train", "train_population"]
 
 
@@ -76,6 +76,10 @@ class NonFiniteError(FloatingPointError):
     """Training stopped because a loss or the state became NaN/inf (the bad state is not saved)."""
 
 
+class EnvNonFiniteError(NonFiniteError):
+    """Training stopped because the environment produced NaN/inf observations or rewards."""
+
+
 @dataclasses.dataclass
 class _Progress:
     """Where the host loop stands; saved in every checkpoint (steps are Python ints: 64-bit safe)."""
@@ -116,20 +120,24 @@ def train(
     use_tuned: bool = True,
     loggers: Sequence[Any] = (),
     resume: str | Path | None = None,
+    overwrite: bool = False,
 ) -> TrainResult:
     """Train `algo` on `env` for each seed in one compiled program.
 
     `config` overrides settings by name (e.g. `{"num_envs": 64, "learning_rate": 1e-3}`); tuned
     defaults for (algo, env) come from `experiments/<algo>.toml`. With `out=None` nothing is
     written to disk. `loggers` adds backends to metrics.csv: "tensorboard", "wandb" or objects with
-    `log(rows)` and `close()`. `resume=RUN_DIR` continues that run instead (see `resume`).
+    `log(rows)` and `close()`. `resume=RUN_DIR` continues that run instead (see `resume`). An
+    existing non-empty `out/name` is refused unless `overwrite=True`, which renames it to
+    `name.old-TIMESTAMP` (kept, never deleted) once the config is validated.
 
     SIGINT/SIGTERM stop the run after the current chunk with a checkpoint saved and raise
     `TrainingInterrupted` (a KeyboardInterrupt); a NaN/inf loss or state raises `NonFiniteError`.
     Returns a `TrainResult`.
     """
     if resume is not None:
-        given = [n for n, v in (("config", config), ("total_timesteps", total_timesteps), ("name", name)) if v]
+        given = [n for n, v in (("config", config), ("total_timesteps", total_timesteps), ("name", name),
+                                ("overwrite", overwrite)) if v]
         if given:
             raise ConfigError(
                 f"resume= continues {str(resume)!r} with the settings in its config.json; "
@@ -139,12 +147,14 @@ def train(
     wall_start = time.perf_counter()
     resolved = resolve(algo, env, config, seeds=seeds, total_timesteps=total_timesteps, use_tuned=use_tuned)
     env_obj, env_params = make(resolved.env, **resolved.env_kwargs)  # user errors surface before compiling
+    population.build_agent(resolved, env_obj, env_params)  # e.g. an action space the agent cannot handle
     backends = check_backends(loggers)
     if backends and out is None:
         raise ConfigError(f"Logging to {', '.join(backends)} needs a run directory; out=None was given.")
     run_path = None
     if out is not None:
-        run_path = rundir.create_run_dir(out, name or rundir.default_run_name(resolved.algo, resolved.env))
+        name = rundir.default_run_name(resolved.algo, resolved.env) if name is None else name
+        run_path = rundir.create_run_dir(out, name, overwrite=overwrite)
         _write_config(run_path, resolved, backends)
     return _run(_Run(resolved, env_obj, env_params, run_path, wall_start), loggers, progress, resuming=False)
 
@@ -195,11 +205,14 @@ def load_finished(run_dir: str | Path) -> TrainResult:
 
 def _write_config(run_path: Path, resolved: ResolvedConfig, backends: Sequence[str]) -> None:
     # Written first, so even a run killed while compiling can be resumed.
-    rundir.write_json(
-        run_path / "config.json",
-        {**resolved.to_dict(), "loggers": list(backends), "versions": rundir.versions(),
-         "git_commit": rundir.git_commit()},
-    )
+    try:
+        rundir.write_json(
+            run_path / "config.json",
+            {"format": rundir.RUN_FORMAT, **resolved.to_dict(), "loggers": list(backends),
+             "versions": rundir.versions(), "git_commit": rundir.git_commit()},
+        )
+    except OSError as exc:
+        raise rundir.StorageError(reporting.storage_message(exc, run_path)) from exc
 
 
 def _resume(run_dir: str | Path, *, progress: bool, loggers: Sequence[Any] | None, between_chunks=None,
@@ -257,6 +270,23 @@ class _Run:
 
 
 def _run(run: _Run, logger_spec: Sequence[Any], progress: bool, resuming: bool) -> TrainResult:
+    """The host loop (see `_loop`); a failure to write the run directory (disk full, permissions)
+    becomes a `StorageError` that names the problem and the last good checkpoint."""
+    try:
+        return _loop(run, logger_spec, progress, resuming)
+    except OSError as exc:
+        if isinstance(exc, rundir.StorageError) or not _writes_into(exc, run.run_path):
+            raise
+        raise rundir.StorageError(reporting.storage_message(exc, run.run_path)) from exc
+
+
+def _writes_into(exc: OSError, run_path: Path | None) -> bool:
+    """Whether `exc` is about a file in the run directory."""
+    return run_path is not None and exc.filename is not None and Path(exc.filename).absolute().is_relative_to(
+        run_path.absolute())
+
+
+def _loop(run: _Run, logger_spec: Sequence[Any], progress: bool, resuming: bool) -> TrainResult:
     """The host loop: start (or restore), run the chunks, then evaluate and summarise."""
     enable_compilation_cache()
     with rundir.exclusive(run.run_path):
@@ -313,7 +343,6 @@ def _restore(run: _Run) -> None:
     if restored is None:
         warnings.warn(f"No usable checkpoint in {run.ckpt_dir}; restarting the run from its first update.",
                       stacklevel=4)
-        checkpoint.set_aside_after(run.ckpt_dir, -1)
     else:
         done = _Progress.from_json(restored.progress)
         if restored.progress.get("num_chunks") != len(run.schedule) or done.updates_done != sum(
@@ -329,8 +358,9 @@ def _restore(run: _Run) -> None:
                                    run.program.state_sharding)
         run.resumed_from = run.last_saved = restored.step
         _, run.hparams = population.placed_inputs(run.resolved, run.layout, done.hparams)
-        checkpoint.set_aside_after(run.ckpt_dir, restored.step)
+    # metrics.csv first: a corrupt one stops the resume before any checkpoint is set aside.
     run.rows = rundir.truncate_metrics(run.run_path / "metrics.csv", run.done.metrics_rows)
+    checkpoint.set_aside_after(run.ckpt_dir, -1 if restored is None else restored.step)
 
 
 def _train_chunk(run: _Run, index: int, loggers: Sequence[Any]) -> list[dict[str, Any]]:
@@ -338,12 +368,14 @@ def _train_chunk(run: _Run, index: int, loggers: Sequence[Any]) -> list[dict[str
     resolved, program, done = run.resolved, run.program, run.done
     chunk_updates = run.schedule[index]
     t0 = time.perf_counter()
-    run.state, sums, finite = program.chunk(run.state, run.hparams, np.int32(chunk_updates))
-    sums, finite = jax.device_get((sums, finite))
+    run.state, sums, (finite, first_bad) = program.chunk(run.state, run.hparams, np.int32(chunk_updates))
+    sums, finite, first_bad = jax.device_get((sums, finite, first_bad))
     done.train_s += time.perf_counter() - t0
     step = (done.updates_done + chunk_updates) * program.steps_per_update
     last_chunk = index == len(run.schedule) - 1
-    problem = reporting.nonfinite(sums, finite, program.float_leaves, resolved.seeds)
+    env_problem = reporting.env_nonfinite(first_bad, resolved.seeds, resolved.env, done.updates_done,
+                                          program.steps_per_update)
+    problem = env_problem or reporting.nonfinite(sums, finite, program.float_leaves, resolved.seeds)
     evaluate_now = problem is None and resolved.run.eval_every > 0 and (
         (index + 1) % resolved.run.eval_every == 0 or last_chunk
     )
@@ -356,8 +388,9 @@ def _train_chunk(run: _Run, index: int, loggers: Sequence[Any]) -> list[dict[str
     for logger in loggers:
         logger.log(new_rows)
     if problem is not None:
-        raise NonFiniteError(reporting.nonfinite_message(problem, step, index, len(run.schedule), resolved,
-                                                         run.run_path, run.last_saved))
+        error, message = ((EnvNonFiniteError, reporting.env_nonfinite_message) if env_problem
+                          else (NonFiniteError, reporting.nonfinite_message))
+        raise error(message(problem, step, index, len(run.schedule), resolved, run.run_path, run.last_saved))
     done.chunks_done, done.updates_done = index + 1, done.updates_done + chunk_updates
     done.metrics_rows += len(new_rows)
     run.evaluated_now = evaluate_now

@@ -76,7 +76,8 @@ def train_on_probes(algo: str, config: Any, hparams: Any, num_updates: int, seed
         def run(probe, key, hparams, num_updates):
             fns = spec.build(env, env.default_params.replace(probe=probe), config)
             state = fns.init(key, hparams)
-            return make_chunk(fns.update)(state, hparams, num_updates)
+            state, sums, _ = make_chunk(fns.update)(state, hparams, num_updates)
+            return state, sums
 
         program = jax.jit(jax.vmap(run, in_axes=(0, 0, None, None)))
         args = (jnp.arange(len(NAMES)), jax.random.split(jax.random.key(0), len(NAMES)), hparams, jnp.int32(0))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -124,9 +125,53 @@ class WrongFinalObservation(TwoStepCredit):
         return obs, state, reward, terminated, truncated, {**info, "final_observation": obs * 0.5}
 
 
+class NaNFinalObservation(ConstantReward):
+    """Every step ends the episode with a NaN observation (the returned one is the finite reset obs)."""
+
+    def step_env(self, key, state, action, params):
+        obs, state, reward, terminated, info = super().step_env(key, state, action, params)
+        return obs * jnp.nan, state, reward, terminated, info
+
+
+class NaNReset(ConstantReward):
+    def reset_env(self, key, params):
+        obs, state = super().reset_env(key, params)
+        return obs / 0.0, state
+
+
+class NaNReward(TwoStepCredit):
+    def step_env(self, key, state, action, params):
+        obs, state, reward, terminated, info = super().step_env(key, state, action, params)
+        return obs, state, jnp.where(state.time > 1, jnp.nan, reward), terminated, info
+
+
+class WrongObservationShape(ConstantReward):
+    def reset_env(self, key, params):
+        obs, state = super().reset_env(key, params)
+        return jnp.zeros((2,), jnp.float32), state
+
+
+class BreaksUnderVmap(ConstantReward):
+    """A host callback without a vmap rule: traces and jits one copy, fails for a batch."""
+
+    def step_env(self, key, state, action, params):
+        obs, state, reward, terminated, info = super().step_env(key, state, action, params)
+        reward = jax.pure_callback(lambda r: np.asarray(r, np.float32), jax.ShapeDtypeStruct((), jnp.float32),
+                                   reward + obs[0])  # batched under vmap
+        return obs, state, reward, terminated, info
+
+
 @pytest.mark.parametrize(
     "env_cls, match",
     [
+        (NaNFinalObservation, r"step returns a NaN/inf info\['final_observation'\] \(step 0, copy 0\); observations "
+                              r"must be finite"),
+        (NaNReset, r"reset returns a NaN/inf observation \(copy 0\); observations must be finite"),
+        (NaNReward, r"step returns the reward nan \(step 1, copy 0\); rewards must be finite float32"),
+        (WrongObservationShape, r"the reset observation does not match observation_space: obs is float32\[2\], "
+                                r"the space says float32\[1\]"),
+        (BreaksUnderVmap, r"reset/step fail when jitted and vmapped over 16 copies \(NotImplementedError: vmap is "
+                          r"only supported for the pure_callback"),
         (NondeterministicReset, r"reset traces to a different program .* Python-side randomness"),
         (StatefulStep, r"step traces to a different program .* Python-side randomness or state"),
         (IntObservationStep, r"reset and step disagree on the dtype of the value: float32 after reset, int32 after step"),

@@ -17,8 +17,8 @@ from jaxrl.agents import get_agent, list_agents
 from jaxrl.config import ConfigError, resolve
 from jaxrl.envs import EnvParams, EnvState, Environment, make, register, spaces
 from jaxrl.population import build_agent, member_inputs
-from jaxrl.reporting import nonfinite
-from jaxrl.training import NonFiniteError
+from jaxrl.reporting import env_nonfinite, nonfinite
+from jaxrl.training import EnvNonFiniteError, NonFiniteError
 
 # Config fields that size a replay buffer: shrunk so that an agent's initial state stays small.
 _BUFFER_FIELDS = ("buffer_size", "buffer_capacity", "capacity", "replay_size")
@@ -175,13 +175,17 @@ def test_nonfinite_guard_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     # so step 101 of every copy (the first NaN reward) falls in point 7: env steps 208 -> 224.
     config = dict(num_envs=2, num_steps=8, update_epochs=1, num_minibatches=1, hidden_sizes=(8,), num_logs=8,
                   eval_episodes=1, checkpoint_every=2, keep_checkpoints=10)
-    with pytest.raises(NonFiniteError) as info:
+    with pytest.raises(EnvNonFiniteError) as info:
         jaxrl.train("ppo", "NaNRewardAfter-v0", seeds=2, total_timesteps=256, config=config, out=tmp_path,
                     name="run", progress=False, use_tuned=False)
+    assert isinstance(info.value, NonFiniteError)  # code catching NonFiniteError still catches it
     message = str(info.value)
     assert "step 224 (chunk 7 of 8)" in message
-    assert "loss metric" in message and "became nan for seeds 0, 1" in message
-    assert "last good checkpoint (step 192)" in message and "learning_rate" in message
+    # Step 101 of each copy is in update 13 (8 steps per copy per update): env steps 193-208.
+    assert ("the environment NaNRewardAfter-v0 produced NaN/inf rewards at step 208 (in the update of "
+            "environment steps 193-208; seeds 0, 1) while the agent's parameters were still finite") in message
+    assert "not the agent" in message and "jaxrl check-env NaNRewardAfter-v0" in message
+    assert "last good checkpoint (step 192)" in message and "learning_rate" not in message
 
     run = tmp_path / "run"
     assert checkpoint.list_steps(run / "checkpoints") == [64, 128, 192]  # nothing at or after the bad chunk
@@ -202,3 +206,19 @@ def test_nonfinite_state_leaf_is_named():
     sums["value_loss"] = np.array([np.inf, np.inf])
     assert nonfinite(sums, finite, ["a", "b"], seeds=(3, 7)) == "the loss metric value_loss became inf for seeds 3, 7"
     assert nonfinite({"policy_loss": np.zeros(2)}, np.ones((2, 2), bool), ["a", "b"], seeds=(3, 7)) is None
+
+
+def test_env_nonfinite_blames_the_env_only_while_the_parameters_are_finite():
+    # columns: parameters, observations, rewards (first bad update in the chunk, -1: never)
+    first_bad = np.array([[-1, 2, -1], [1, 3, 3], [1, 2, 2]])
+    problem = env_nonfinite(first_bad, (0, 1, 2), "MyEnv-v0", updates_before=10, steps_per_update=4)
+    assert problem == ("the environment MyEnv-v0 produced NaN/inf observations at step 52 (in the update of "
+                       "environment steps 49-52; seed 0) while the agent's parameters were still finite")
+    # parameters bad first (seed 2 alone): the agent diverged, the env only followed
+    assert env_nonfinite(first_bad[2:], (2,), "MyEnv-v0", 10, 4) is None
+    assert env_nonfinite(np.full((2, 3), -1), (0, 1), "MyEnv-v0", 0, 4) is None
+    rewards = env_nonfinite(np.array([[-1, -1, 0]]), (5,), "E", 0, 8)
+    assert "produced NaN/inf rewards at step 8 (in the update of environment steps 1-8; seed 5)" in rewards
+    # the rollout comes before learning: env and parameters bad in the same update is the env's doing
+    both = env_nonfinite(np.array([[0, 0, 0]]), (5,), "E", 0, 8)
+    assert "produced NaN/inf observations and rewards at step 8" in both

@@ -119,3 +119,36 @@ def test_check_env_by_import_path(tmp_path):
     assert bad.returncode == 1
     assert "check-env failed" in bad.stderr and "state.time" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["train", "ppo", "--seeds", "-1,2"], "seeds must be a non-empty list of distinct ints in [0, 2**32), got [-1, 2]"),
+        (["train", "ppo", "--set", "hidden_sizes=[64,-1]"], "hidden_sizes='[64,-1]' needs sizes >= 1"),
+        (["train", "dqn", "--env", "Pendulum-v1"], "DQN needs a Discrete action space, got Box("),
+        (["train", "ppo", "--name", "../elsewhere"], "Run name '../elsewhere' is not a plain folder name"),
+        (["sweep", "ppo", "--random", "-1"], "random (the number of random configurations) must be >= 0, got -1"),
+        (["sweep", "dqn", "--env", "Pendulum-v1"], "DQN needs a Discrete action space, got Box("),
+        (["check-env", "jaxrl.envs.spaces:Box"], "Cannot construct the environment 'jaxrl.envs.spaces:Box' without "
+                                                 "arguments (missing a required argument: 'low')"),
+        (["plot", "RUN", "--out", "MISSING/x.png"], "the folder 'MISSING' does not exist"),
+        (["runs", "RUN", "--csv", "MISSING/x.csv"], "the folder 'MISSING' does not exist"),
+        (["compare", "RUN", "RUN", "--out", "FILE"], "--out 'FILE' is a file; give a folder"),
+    ],
+)
+def test_careless_commands_fail_before_compiling_in_one_paragraph(args, message, tmp_path, capsys):
+    from jaxrl import cli
+
+    (tmp_path / "RUN").mkdir()
+    (tmp_path / "FILE").write_text("")
+    for name in ("RUN", "MISSING", "FILE"):  # placeholders for paths under tmp_path
+        args = [str(tmp_path / a) if a.split("/")[0] == name else a for a in args]
+        message = message.replace(f"'{name}'", repr(str(tmp_path / name)))
+    out = tmp_path / "out"
+    extra = ["--out", str(out), "--no-progress"] if args[0] in ("train", "sweep") and "--out" not in args else []
+    assert cli.main([*args, *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("jaxrl: error: ") and err.count("\n") == 1
+    assert message in err
+    assert not out.exists()  # nothing written, nothing compiled

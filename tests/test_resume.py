@@ -271,3 +271,33 @@ def test_multi_seed_init_program_never_deadlocks():
     proc = subprocess.run([sys.executable, "-c", INIT_REPEATEDLY, "2000"], capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0 and "done" in proc.stdout, proc.stderr
+
+
+def test_disk_full_during_a_checkpoint_keeps_the_previous_one_and_resume_continues(tmp_path, reference,
+                                                                                   monkeypatch, capsys):
+    from jaxrl import cli
+
+    real_hashes, calls = checkpoint._file_hashes, []
+
+    def full_disk_on_the_third_save(folder):
+        calls.append(folder)
+        if len(calls) == 3:  # orbax wrote the arrays; the disk fills before the checkpoint is committed
+            raise OSError(28, "No space left on device", str(folder / checkpoint._FILES))
+        return real_hashes(folder)
+
+    monkeypatch.setattr(checkpoint, "_file_hashes", full_disk_on_the_third_save)
+    run = tmp_path / "run"
+    assert cli.main(_cli_train(tmp_path, "run")[len(CLI):]) == 1
+    err = capsys.readouterr().err
+    ckpts = run / "checkpoints"
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"Could not write checkpoint {12 * STEP} in '{ckpts}': the disk is full (No space left on device" in err
+    assert f"the last good checkpoint is step {8 * STEP}, in '{ckpts / str(8 * STEP)}'" in err
+    assert f"jaxrl train --resume {run}" in err
+    assert checkpoint.list_steps(ckpts) == [4 * STEP, 8 * STEP]
+    assert not list(ckpts.glob(".staging-*")) and not (run / "summary.json").exists()
+
+    monkeypatch.setattr(checkpoint, "_file_hashes", real_hashes)  # space freed
+    assert cli.main(["train", "--resume", str(run), "--no-progress"]) == 0
+    assert f"resumed from step {8 * STEP:,}" in capsys.readouterr().out
+    _assert_same_as(reference, run)

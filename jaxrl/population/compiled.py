@@ -43,7 +43,8 @@ class Program:
     """The compiled functions of one (algo, env, static config, layout)."""
 
     init: Any  # (keys [size], hparams [size]) -> state [size]
-    chunk: Any  # (state, hparams, num_updates) -> (state, metric sums [size], finite flags [size, leaves])
+    chunk: Any  # (state, hparams, num_updates) -> (state, metric sums [size], (finite flags [size, leaves],
+    #   first bad update [size, len(WATCHED)]))
     # evaluate(): (state, hparams, key) -> {EVAL_FIELDS name: [size, episodes]}
     evaluate_future: concurrent.futures.Future  # the eval program, compiled beside the chunk
     policy: Any  # state -> policy params (the agent's `policy`)

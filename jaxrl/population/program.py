@@ -16,11 +16,14 @@ from jaxrl.envs import Environment
 
 
 def make_chunk(update: Callable[[Any, Any], tuple[Any, dict[str, jax.Array]]]):
-    """`chunk(state, hparams, num_updates) -> (state, metric_sums)`.
+    """`chunk(state, hparams, num_updates) -> (state, metric_sums, first_bad)`.
 
     Runs `num_updates` updates (a traced int32 scalar, so every chunk length shares one compiled
     program) and returns the SUM of each scalar metric over them: the host divides by the number of
     updates (or by `episode_count` for episode sums). Nothing per-step leaves the device.
+    `first_bad` (int32 `[len(WATCHED)]`) is, for each of `WATCHED`, the first update of the chunk
+    after which it held a NaN/inf (-1: none), so the host can tell an environment that produced
+    NaN from an agent that diverged.
     """
 
     # Jitted so that the trace which gives the metrics' shapes is the one the loop body reuses
@@ -30,24 +33,52 @@ def make_chunk(update: Callable[[Any, Any], tuple[Any, dict[str, jax.Array]]]):
     def chunk(state: Any, hparams: Any, num_updates: jax.Array):
         _, metric_shapes = jax.eval_shape(update_once, state, hparams)
         zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, jnp.float32), metric_shapes)
+        none_bad = jnp.full((len(WATCHED),), -1, jnp.int32)
 
-        def body(_, carry):
-            state, sums = carry
+        def body(i, carry):
+            state, sums, first_bad = carry
             state, metrics = update_once(state, hparams)
-            return state, jax.tree.map(lambda a, m: a + m.astype(jnp.float32), sums, metrics)
+            first_bad = jnp.where((first_bad < 0) & ~watched_finite(state), i, first_bad)
+            return state, jax.tree.map(lambda a, m: a + m.astype(jnp.float32), sums, metrics), first_bad
 
-        return jax.lax.fori_loop(0, num_updates, body, (state, zeros))
+        return jax.lax.fori_loop(0, num_updates, body, (state, zeros, none_bad))
 
     return chunk
 
 
+WATCHED = ("parameters", "observations", "rewards")
+"""What the chunk watches after every update: the agent's network parameters (leaves named
+`*params*`), the environment's observations and state (`state.env`, the rollout's carry) and its
+rewards (the `episode_return` accumulator of `EpisodeStatistics` in `state.env`)."""
+
+
+def watched_finite(state: Any) -> jax.Array:
+    """`[len(WATCHED)]` bools: is each watched part of one member's `state` free of NaN/inf.
+
+    Cheap: a few small reductions per update (parameters and one rollout step's env state, never a
+    replay buffer). A part the state does not have counts as finite.
+    """
+    groups: dict[str, list[jax.Array]] = {name: [] for name in WATCHED}
+    for path, leaf in jax.tree_util.tree_flatten_with_path(state)[0]:
+        if not jnp.issubdtype(leaf.dtype, jnp.inexact):
+            continue
+        name = jax.tree_util.keystr(path)
+        if name.startswith(".env."):
+            groups["rewards" if "episode_return" in name else "observations"].append(leaf)
+        elif "params" in name:
+            groups["parameters"].append(leaf)
+    return jnp.stack([jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves])) if leaves else jnp.bool_(True)
+                      for leaves in groups.values()])
+
+
 def with_finite_flags(chunk):
-    """`chunk` that also returns `[num_float_leaves]` bools: is each float leaf of the new state finite."""
+    """`chunk` that also returns `[num_float_leaves]` bools (is each float leaf of the new state
+    finite) beside the chunk's `first_bad`: `(state, sums, (flags, first_bad))`."""
 
     def checked(state, hparams, num_updates):
-        state, sums = chunk(state, hparams, num_updates)
+        state, sums, first_bad = chunk(state, hparams, num_updates)
         flags = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(state) if jnp.issubdtype(x.dtype, jnp.inexact)]
-        return state, sums, jnp.stack(flags) if flags else jnp.ones((0,), bool)
+        return state, sums, (jnp.stack(flags) if flags else jnp.ones((0,), bool), first_bad)
 
     return checked
 
