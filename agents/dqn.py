@@ -73,8 +73,9 @@ def _config_checks(config: DQNConfig, algo: str) -> None:
     rows = config.buffer_size // config.num_envs
     if rows < max(config.n_step, config.num_steps):
         raise ValueError(
-            f"{algo}: buffer_size = {config.buffer_size} keeps {rows} steps per env copy, fewer than "
-            f"max(n_step, num_steps) = {max(config.n_step, config.num_steps)}."
+            f"{algo}: buffer_size = {config.buffer_size} keeps {rows} steps per env copy (buffer_size // "
+            f"num_envs, num_envs = {config.num_envs}), fewer than max(n_step, num_steps) = "
+            f"{max(config.n_step, config.num_steps)}; raise buffer_size or lower num_envs, n_step or num_steps."
         )
     check_replay_sizes(config, algo)
 

@@ -130,7 +130,8 @@ def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
         return to_env_action(dist.mode() if deterministic else dist.sample(key))
 
     def update(state: PPOState, hparams: PPOHparams) -> tuple[PPOState, dict[str, jax.Array]]:
-        key, key_rollout, key_epochs = jax.random.split(state.key, 3)
+        # split(k, 4)[:3] == split(k, 3) (partitionable threefry): adding key_entropy left the others.
+        key, key_rollout, key_epochs, key_entropy = jax.random.split(state.key, 4)
         policy = state.policy
 
         def behaviour(obs, key):
@@ -182,9 +183,9 @@ def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
             stats["grad_norm"] = optax.tree.norm(grads)
             return (optax.apply_updates(params, updates), opt_state, key_entropy), stats
 
-        # The permutations draw from key_epochs itself; the entropy keys from a key folded out of it.
+        # Not fold_in(key_epochs, 1): that equals split(key_epochs)[1], whose bits the permutations draw.
         (params, opt_state, _), stats = minibatch_epochs(
-            minibatch_step, (policy.params, state.opt_state, jax.random.fold_in(key_epochs, 1)), batch,
+            minibatch_step, (policy.params, state.opt_state, key_entropy), batch,
             key_epochs, config.update_epochs, config.num_minibatches,
         )
         obs_stats = policy.obs_stats

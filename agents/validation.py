@@ -54,7 +54,11 @@ def check_minibatches(config: Any, algo: str) -> None:
 def check_replay_sizes(config: Any, algo: str) -> None:
     """Cross-field checks of a replay Config: the buffer holds one update, the run is one update long."""
     if config.buffer_size // config.num_envs < config.num_steps:
-        raise ValueError(f"{algo}: buffer_size = {config.buffer_size} cannot hold one update's steps per env copy.")
+        raise ValueError(
+            f"{algo}: buffer_size = {config.buffer_size} keeps {config.buffer_size // config.num_envs} steps per env "
+            f"copy (buffer_size // num_envs, num_envs = {config.num_envs}), fewer than one update's num_steps = "
+            f"{config.num_steps}; raise buffer_size or lower num_envs or num_steps."
+        )
     if config.total_timesteps < config.steps_per_update:
         raise ValueError(
             f"{algo}: total_timesteps = {config.total_timesteps} is smaller than one update "

@@ -79,11 +79,13 @@ class Box(Space):
         finite = np.isfinite(self.low) & np.isfinite(self.high)
         low = np.where(finite, self.low, -1.0)
         high = np.where(finite, self.high, 1.0)
-        uniform = jax.random.uniform(key, self.shape, jnp.float32, low, high)
         if finite.all():  # static: no normal draws for a bounded box
-            return uniform.astype(self.dtype)
-        # Unbounded coordinates are sampled from a standard normal, as in Gymnasium.
-        normal = jax.random.normal(jax.random.fold_in(key, 1), self.shape, jnp.float32)
+            return jax.random.uniform(key, self.shape, jnp.float32, low, high).astype(self.dtype)
+        # Unbounded coordinates are sampled from a standard normal, as in Gymnasium. Two keys, not
+        # `key` and fold_in(key, 1): the fold equals split(key)[1], whose bits `uniform(key)` draws.
+        key_uniform, key_normal = jax.random.split(key)
+        uniform = jax.random.uniform(key_uniform, self.shape, jnp.float32, low, high)
+        normal = jax.random.normal(key_normal, self.shape, jnp.float32)
         return jnp.where(finite, uniform, normal).astype(self.dtype)
 
     def contains(self, x: Any) -> jax.Array:

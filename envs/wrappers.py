@@ -9,8 +9,8 @@ so `vmap` over `EnvParams` works through any stack of wrappers.
 
     env, params = jaxrl.make("CartPole-v1")
     env = EpisodeStatistics(NormalizeObservation(env))
-    obs, state = env.reset(key, params)
-    obs, state, reward, terminated, truncated, info = env.step(key, state, action, params)
+    obs, state = env.reset(key_reset, params)
+    obs, state, reward, terminated, truncated, info = env.step(key_step, state, action, params)
     info["episode_return"]  # valid where info["episode_done"]
 
 Shapes below are for one env copy; under `jax.vmap` every array gains the batch axis.

@@ -65,7 +65,7 @@ class ActorCritic(nn.Module):
             dist = Categorical(_dense(self.num_actions, 0.01)(actor))
         else:
             mean = _dense(self.action_dim, 0.01)(actor)
-            log_std = self.param("log_std", nn.initializers.constant(self.init_log_std), (self.action_dim,))
+            log_std = self.param("log_std", nn.initializers.constant(self.init_log_std), (self.action_dim,), jnp.float32)
             dist = DiagGaussian(mean, jnp.broadcast_to(log_std, mean.shape))
         critic = MLP(self.hidden_sizes, self.activation, name="critic_torso")(obs)
         value = _dense(1, 1.0)(critic)[..., 0]
