@@ -177,7 +177,9 @@ def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
 
         def minibatch_step(carry, mb):
             params, opt_state, key_entropy = carry
-            key_entropy, key_step = jax.random.split(key_entropy)  # unused (and compiled away) unless tanh
+            key_step = None
+            if tanh:  # only the tanh-Gaussian's entropy estimate draws noise
+                key_entropy, key_step = jax.random.split(key_entropy)
             grads, stats = jax.grad(loss_fn, has_aux=True)(params, mb, key_step)
             updates, opt_state = optimizer.update(grads, opt_state, params)
             stats["grad_norm"] = optax.tree.norm(grads)

@@ -149,24 +149,25 @@ def _compile(resolved: ResolvedConfig, env, env_params, lay: Layout, keys, hpara
         init_traced = jax.jit(init_fn).trace(keys, hparams)
         state_shape = jax.tree.map(lambda o: jax.ShapeDtypeStruct(o.shape, o.dtype), init_traced.out_info)
         state_sharding, small = _shardings(resolved, lay, state_shape)
-        init_lowered = _lower_init(init_fn, init_traced, keys, hparams, state_sharding)
         chunk = jax.jit(chunk_fn, donate_argnums=(0,),
                         **({} if small is None else {"out_shardings": (state_sharding, small, small)}))
         evaluate_all = jax.jit(evaluate_fn, **({} if small is None else {"out_shardings": small}))
-        state_shape = sharding.with_sharding(state_shape, state_sharding)
-        chunk_lowered = chunk.lower(state_shape, hparams, jax.ShapeDtypeStruct((), jnp.int32))
-    # XLA compiles in C++ without the GIL: the long chunk compiles while init and then the eval
-    # program are lowered and compiled on the background thread.
+        placed_shape = sharding.with_sharding(state_shape, state_sharding)
+        chunk_lowered = chunk.lower(placed_shape, hparams, jax.ShapeDtypeStruct((), jnp.int32))
+    # XLA compiles in C++ without the GIL: the long chunk compiles (from here on) while init and then
+    # the eval program are lowered and compiled.
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         chunk_future = pool.submit(chunk_lowered.compile)
+        with backend.random_lowering():
+            init_lowered = _lower_init(init_fn, init_traced, keys, hparams, state_sharding)
         init_future = _BACKGROUND.submit(init_lowered.compile, backend.init_compile_options())
-        eval_future = _BACKGROUND.submit(_lower_and_compile, evaluate_all, state_shape, hparams, eval_key)
+        eval_future = _BACKGROUND.submit(_lower_and_compile, evaluate_all, placed_shape, hparams, eval_key)
         init_compiled, chunk_compiled = init_future.result(), chunk_future.result()
     if backend.init_on_one_device(state_sharding):
         init_compiled = _placed_after(init_compiled, state_sharding)
     return Program(init_compiled, chunk_compiled, eval_future, policy=fns.policy,
                    steps_per_update=fns.steps_per_update, compile_s=time.perf_counter() - t0,
-                   state_shape=state_shape, float_leaves=_float_leaf_names(state_shape),
+                   state_shape=placed_shape, float_leaves=_float_leaf_names(state_shape),
                    bytes_per_device=_memory_need(chunk_compiled), state_sharding=state_sharding)
 
 
