@@ -51,11 +51,10 @@ def read_members(run_dir: str | Path) -> list[MemberResult]:
     """The members of a finished run (ValueError, naming what is missing, for an unfinished one)."""
     run_dir = Path(run_dir)
     config = rundir.read_config(run_dir)
-    summary_path = run_dir / "summary.json"
-    if not summary_path.is_file():
+    summary = read_summary(run_dir)
+    if summary is None:
         raise ValueError(f"{str(run_dir)!r} has no summary.json: the run has not finished "
                          f"(`jaxrl train --resume {run_dir}` completes it).")
-    summary = json.loads(summary_path.read_text())
     rows = rundir.read_metrics(run_dir / "metrics.csv") if (run_dir / "metrics.csv").is_file() else []
     members = config.get("member_hparams") or [config["hparams"]] * len(config["seeds"])
     shared = {**config["config"], **{f"env.{k}": v for k, v in config.get("env_kwargs", {}).items()}}
@@ -68,13 +67,27 @@ def read_members(run_dir: str | Path) -> list[MemberResult]:
     return out
 
 
+def read_summary(run_dir: Path) -> dict[str, Any] | None:
+    """`run_dir/summary.json` (None when the run has not finished; ValueError when it is corrupt)."""
+    path = run_dir / "summary.json"
+    if not path.is_file():
+        return None
+    try:
+        summary = json.loads(path.read_text())
+        if not isinstance(summary.get("final_eval_return"), list):
+            raise ValueError("it has no final_eval_return list")
+    except (ValueError, UnicodeDecodeError, AttributeError) as exc:
+        raise ValueError(f"{str(path)!r} is corrupt ({exc}); the run's final scores cannot be read from it "
+                         "(its metrics.csv and checkpoints are untouched).") from None
+    return summary
+
+
 def catalogue(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
     """One row per run directory under `paths`: what ran, how it ended and how fast."""
     rows = []
     for run_dir in find_runs(paths):
         config = rundir.read_config(run_dir)
-        summary_path = run_dir / "summary.json"
-        summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+        summary = read_summary(run_dir) or {}
         iqm = _iqm_interval(summary.get("final_eval_return", []))
         versions = config.get("versions", {})
         rows.append({

@@ -140,3 +140,15 @@ def test_adastop_run_specs_are_checked_before_training(tmp_path, capsys):
     assert "is not NAME=ALGO@ENV" in capsys.readouterr().err
     assert cli.main(["compare", "--run", "a=ppo@CartPole-v1", "b=dqn@CartPole-v1", "--out", str(tmp_path)]) == 2
     assert "add --adastop" in capsys.readouterr().err
+
+
+def test_a_corrupt_summary_is_named(runs, tmp_path, capsys):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(runs / "pair" / "fast", copy)
+    (copy / "summary.json").write_text("{not json")
+    assert cli.main(["compare", str(copy), str(runs / "pair" / "slow"), "--out", str(tmp_path)]) == 2
+    assert "summary.json' is corrupt" in capsys.readouterr().err
+    assert cli.main(["runs", str(copy)]) == 2
+    assert "is corrupt" in capsys.readouterr().err
