@@ -45,6 +45,15 @@ def test_copy_members_copies_state_and_gives_copies_a_new_rng_stream():
     assert not np.array_equal(data[1], original[3])  # the copy does not replay its source's randomness
 
 
+@pytest.mark.parametrize("step", [1, 2, 3])
+def test_a_copys_key_is_none_of_the_keys_its_source_draws_next(step):
+    """fold_in(k, i) == split(k, n)[i]: the copy's stream must not be a subkey of the source's update."""
+    state = {"key": jax.vmap(jax.random.key)(jnp.arange(2))}
+    copied = np.asarray(jax.random.key_data(copy_members(state, [0, 0], step=step, size=2)["key"]))[1]
+    source_subkeys = np.asarray(jax.random.key_data(jax.random.split(state["key"][0], 4)))
+    assert not any(np.array_equal(copied, k) for k in source_subkeys)
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [

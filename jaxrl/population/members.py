@@ -67,13 +67,20 @@ def placed_inputs(resolved: ResolvedConfig, lay: Layout,
 def copy_members(state: Any, sources: Sequence[int], step: int, size: int) -> Any:
     """Member i continues from member `sources[i]`'s full state (params, optimiser, env, statistics).
 
-    A member that copied another gets a new RNG stream (its key folded with `step`), so the copy
-    does not replay its source's experience; members that keep their own state are unchanged.
+    A member that copied another gets a new RNG stream (its key folded with a copy tag and `step`),
+    so the copy does not replay its source's experience; members that keep their own state are
+    unchanged.
     """
     sources = list(sources) + list(range(len(sources), size))  # padding members keep their own
     index = jnp.asarray(sources, jnp.int32)
     copied = index != jnp.arange(size)
     return _copy_program(size)(state, index, copied, jnp.int32(step))
+
+
+# fold_in(k, i) equals split(k, n)[i] (partitionable threefry), so folding the step straight into the
+# source's key could give a subkey the source itself draws (steps 1-3: its update splits its key in
+# 3 or 4). Folding in this tag first puts every copy's stream where no split of the key reaches.
+_COPY_STREAM = 0x5EED_C0DE
 
 
 @functools.cache
@@ -83,7 +90,7 @@ def _copy_program(size: int):
             x = x[index]
             if not jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key) or x.ndim != 1:
                 return x
-            fresh = jax.vmap(jax.random.fold_in, in_axes=(0, None))(x, step)
+            fresh = jax.vmap(lambda k: jax.random.fold_in(jax.random.fold_in(k, _COPY_STREAM), step))(x)
             data = jnp.where(copied[:, None], jax.random.key_data(fresh), jax.random.key_data(x))
             return jax.random.wrap_key_data(data, impl=jax.random.key_impl(x))
 
