@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from jaxrl import rundir, stats
+from jaxrl import compare, rundir, stats
 from jaxrl.config import resolve
 from jaxrl.training import train
 
@@ -88,3 +88,13 @@ def _write(out: Path, specs, test: stats.AdaStop, scores: Mapping[str, list[floa
     }
     rundir.write_json(out / "adastop.json", record)
     (out / "commands.txt").write_text("\n".join(commands) + "\n")
+
+
+def compared(specs: Sequence[AgentSpec], out: Path, test: stats.AdaStop,
+             scores: Mapping[str, list[float]]) -> tuple[compare.Scores, dict[str, dict[str, Any]]]:
+    """The trained agents as `compare.Scores` (final scores and curves, from their run directories
+    in `out/runs`) and AdaStop's result keyed by their env (or "agents" when they differ)."""
+    labels = {s.name: sorted(str(p) for p in (out / "runs").glob(f"{s.name}-interim-*")) for s in specs}
+    envs = {s.env for s in specs}
+    label = envs.pop() if len(envs) == 1 else "agents"
+    return compare.scores_from_runs([], labels), {label: compare.adastop_result(test, scores)}

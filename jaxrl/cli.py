@@ -483,21 +483,16 @@ def _adastop_training(cmd: Compare):
     import shlex
     from pathlib import Path
 
-    from jaxrl import compare
-    from jaxrl.adastop_training import AgentSpec, run_adastop
+    from jaxrl.adastop_training import AgentSpec, compared, run_adastop
 
     if cmd.n < 2:
         raise ValueError(f"--run needs --n >= 2 seeds per interim (bootstrap intervals need 2 runs), got {cmd.n}.")
     specs = [AgentSpec.parse(text) for text in cmd.run]
     out = Path(cmd.out) / f"adastop-{datetime.datetime.now():%Y%m%d-%H%M%S}"
     command = shlex.join(["jaxrl", *sys.argv[1:]]) if sys.argv[1:2] == ["compare"] else None
-    test, _ = run_adastop(specs, out, cmd.n, cmd.K, cmd.alpha, cmd.total_timesteps, cmd.seed, cmd.progress,
+    test, scores = run_adastop(specs, out, cmd.n, cmd.K, cmd.alpha, cmd.total_timesteps, cmd.seed, cmd.progress,
                                command)
-    labels = {s.name: sorted(str(p) for p in (out / "runs").glob(f"{s.name}-interim-*")) for s in specs}
-    envs = {s.env for s in specs}
-    label = envs.pop() if len(envs) == 1 else "agents"
-    result = {"decisions": test.decisions(), "finished": test.is_finished, "seeds_needed": {}}
-    return compare.scores_from_runs([], labels), {label: result}, out
+    return (*compared(specs, out, test, scores), out)
 
 
 def _range(env: str, text: str) -> tuple[float, float]:

@@ -146,9 +146,14 @@ def adastop_decisions(scores: Scores, n: int, K: int, alpha: float, seed: int = 
                              + ", ".join(f"{a} has {c}" for a, c in short.items()) + ".")
         test = stats.AdaStop(n=n, K=K, alpha=alpha, seed=seed)
         test.compare_available(by_agent)
-        out[env] = {"decisions": test.decisions(), "finished": test.is_finished,
-                    "seeds_needed": {} if test.is_finished else test.seeds_needed(by_agent)}
+        out[env] = adastop_result(test, by_agent)
     return out
+
+
+def adastop_result(test: stats.AdaStop, scores: Mapping[str, Sequence[float]]) -> dict[str, Any]:
+    """`{"decisions", "finished", "seeds_needed"}` of a test that has seen `scores` (agent -> scores)."""
+    return {"decisions": test.decisions(), "finished": test.is_finished,
+            "seeds_needed": {} if test.is_finished else test.seeds_needed(scores)}
 
 
 def _group_by_settings(members: list[catalogue.MemberResult]) -> dict[str, list[catalogue.MemberResult]]:
