@@ -18,7 +18,7 @@ from jaxrl import checkpoint, rundir
 from jaxrl.config import ResolvedConfig
 from jaxrl.config import from_dict as config_from_dict
 from jaxrl.envs import make, spaces
-from jaxrl.population import build_agent, make_evaluate, member_inputs
+from jaxrl.population import build_agent, eval_discount, make_evaluate, member_inputs
 
 
 @dataclasses.dataclass
@@ -105,7 +105,7 @@ def evaluate_run(
         _check_compatible(run.env, run.env_params, eval_env, eval_params, run.config.env, env)
     evaluate = make_evaluate(eval_env, eval_params, run.act, episodes, deterministic=deterministic)
     key = jax.random.key(run.config.run.eval_seed if seed is None else seed)
-    gamma = jnp.asarray([getattr(h, "gamma", 1.0) for h in run.config.members], jnp.float32)
+    gamma = jnp.asarray([eval_discount(h) for h in run.config.members], jnp.float32)
     results = jax.device_get(jax.jit(jax.vmap(evaluate, in_axes=(0, None, 0)))(run.policy, key, gamma))
     return {
         "returns": np.asarray(results["return"]),

@@ -27,7 +27,7 @@ from jaxrl.config import ResolvedConfig
 from jaxrl.envs.wrappers import EpisodeStatistics
 from jaxrl.population import sharding
 from jaxrl.population.members import Layout, placed_inputs
-from jaxrl.population.program import make_chunk, make_evaluate, with_finite_flags
+from jaxrl.population.program import eval_discount, make_chunk, make_evaluate, with_finite_flags
 
 MAX_PROGRAMS = 16
 
@@ -88,11 +88,6 @@ def get_program(resolved: ResolvedConfig, env, env_params, lay: Layout, keys, hp
     return program, 1
 
 
-def clear_programs() -> None:
-    """Forget every cached program (the next run compiles, or loads from XLA's persistent cache)."""
-    _PROGRAMS.clear()
-
-
 def capacity(resolved: ResolvedConfig, env, env_params, lay: Layout) -> tuple[int, int, float]:
     """How many members of `resolved`'s static group one program can hold in device memory, at most
     `lay.num_members`. Compiles the program for the layout (kept for the run) and reads its memory
@@ -142,7 +137,7 @@ def _compile(resolved: ResolvedConfig, env, env_params, lay: Layout, keys, hpara
     evaluate = make_evaluate(env, env_params, fns.act, resolved.run.eval_episodes)
     init_fn = backend.init_members(fns.init, lay.size)
     chunk_fn = backend.over_members(with_finite_flags(make_chunk(fns.update)), lay.size, in_axes=(0, 0, None))
-    evaluate_fn = backend.over_members(lambda s, h, k: evaluate(fns.policy(s), k, _gamma(h)), lay.size,
+    evaluate_fn = backend.over_members(lambda s, h, k: evaluate(fns.policy(s), k, eval_discount(h)), lay.size,
                                        in_axes=(0, 0, None))
     t0 = time.perf_counter()
     with backend.random_lowering():
@@ -202,11 +197,6 @@ def _placed_after(init_compiled, state_sharding):
         return jax.device_put(init_compiled(*jax.device_put((keys, hparams), first)), state_sharding)
 
     return init
-
-
-def _gamma(hparams: Any) -> Any:
-    """The member's discount for the eval's discounted return (1: undiscounted, for agents without one)."""
-    return getattr(hparams, "gamma", 1.0)
 
 
 def _lower_and_compile(jitted, *args):

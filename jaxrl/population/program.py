@@ -86,6 +86,11 @@ def with_finite_flags(chunk):
 EVAL_FIELDS = ("return", "discounted_return", "length", "success")
 
 
+def eval_discount(hparams: Any) -> Any:
+    """A member's discount for the evaluation's discounted return: its `gamma` (1 for agents without one)."""
+    return getattr(hparams, "gamma", 1.0)
+
+
 def make_evaluate(
     env: Environment,
     env_params: Any,
