@@ -9,7 +9,9 @@ once) and `build(env, env_params, config) -> AgentFns`, a bundle of pure functio
 * `update(state, hparams) -> (state, metrics)`: one iteration (collect experience, learn);
   `metrics` is a flat dict of float32 scalars (see `EPISODE_METRICS`);
 * `policy(state) -> policy_params`: the part of the state `act` needs (exportable);
-* `act(policy_params, obs [B, ...], key, deterministic) -> env actions [B, ...]`.
+* `act(policy_params, obs [B, ...], key, deterministic) -> env actions [B, ...]`; an agent with
+  memory (a recurrent policy) sets `initial_memory(B)` and acts with
+  `act(policy_params, memory, obs, key, deterministic) -> (memory, env actions)`.
 
 Observations and actions are pytrees with a leading batch axis `[B, ...]` (an array for the
 built-in single-agent envs; a dict keyed by agent name, or image + vector parts, pass through the
@@ -55,14 +57,22 @@ class ActFn(Protocol):
         """Env actions `[B, ...]` for observations `[B, ...]` (the distribution's mode when deterministic)."""
 
 
+class RecurrentActFn(Protocol):
+    def __call__(self, policy: Any, memory: Any, obs: Any, key: jax.Array,
+                 deterministic: bool = False) -> tuple[Any, Any]:
+        """`(memory, env actions [B, ...])` for observations `[B, ...]`, starting from `memory`
+        (`initial_memory(B)` at the start of an episode; the act of an agent with memory)."""
+
+
 class AgentFns(NamedTuple):
     """An algorithm's pure functions for one env (see the module docstring)."""
 
     init: InitFn
     update: UpdateFn
     policy: PolicyFn
-    act: ActFn
+    act: ActFn | RecurrentActFn
     steps_per_update: int
+    initial_memory: Callable[[int], Any] | None = None  # set for agents with memory (see RecurrentActFn)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +98,33 @@ class AgentSpec:
         validation.validate(settings, self.name.upper())
         if isinstance(settings, self.config_cls):
             self.config_checks(settings, self.name.upper())
+
+
+@dataclasses.dataclass(frozen=True)
+class MemoryOptions:
+    """The recurrent-policy settings of agents that offer memory (a Config base class).
+
+    `network`: "mlp" (no memory) or a recurrent cell, "gru" or "lstm", of `rnn_size` units;
+    `seq_len`: the length of the sequences training re-runs the rollout in (0: the whole rollout;
+    it must divide `num_steps`). See `jaxrl.blocks.recurrent` for how sequences are trained.
+    """
+
+    network: str = validation.checked("mlp", ("mlp", "gru", "lstm"))
+    rnn_size: int = validation.checked(128, ">= 1")
+    seq_len: int = validation.checked(0, ">= 0")
+
+    @property
+    def recurrent(self) -> bool:
+        return self.network != "mlp"
+
+    @property
+    def sequence_length(self) -> int:
+        return self.seq_len or self.num_steps
+
+    @property
+    def num_sequences(self) -> int:
+        """Sequences per update: `num_envs * num_steps // sequence_length`."""
+        return self.num_envs * (self.num_steps // self.sequence_length)
 
 
 def episode_metrics(episode: dict[str, jax.Array]) -> dict[str, jax.Array]:

@@ -18,7 +18,7 @@ import numpy as np
 import optax
 from flax import struct
 
-from jaxrl.agents.base import AgentFns, AgentSpec, episode_metrics, flatten_obs
+from jaxrl.agents.base import AgentFns, AgentSpec, MemoryOptions, episode_metrics, flatten_obs
 from jaxrl.agents.validation import check_minibatches, checked
 from jaxrl.blocks.distributions import TanhGaussian
 from jaxrl.envs import Environment, spaces
@@ -32,8 +32,8 @@ from jaxrl.blocks.rollout import EnvCarry, reset_envs, rollout
 
 
 @dataclasses.dataclass(frozen=True)
-class PPOConfig:
-    """Static settings: changing one recompiles."""
+class PPOConfig(MemoryOptions):
+    """Static settings: changing one recompiles. `network="gru"`/`"lstm"`: see `ppo_rnn`."""
 
     num_envs: int = checked(4, ">= 1")
     num_steps: int = checked(128, ">= 1")
@@ -91,22 +91,20 @@ class PPOState:
 def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
     SPEC.validate(config)
     obs_space, action_space = env.observation_space(env_params), env.action_space(env_params)
-    if not isinstance(obs_space, spaces.Box):
-        raise ValueError(
-            f"PPO needs a Box observation space, got {obs_space!r}; wrap the env in "
-            "jaxrl.envs.wrappers.FlattenObservation."
-        )
+    check_spaces(obs_space, action_space)
+    if config.recurrent:
+        from jaxrl.agents import ppo_rnn
+
+        return ppo_rnn.build(env, env_params, config)
     obs_ndim = len(obs_space.shape)
     discrete = isinstance(action_space, spaces.Discrete)
-    if not discrete and not isinstance(action_space, spaces.Box):
-        raise ValueError(f"PPO supports Discrete and Box action spaces, got {action_space!r}.")
     network = ActorCritic(
         hidden_sizes=tuple(config.hidden_sizes),
         activation=config.activation,
         num_actions=action_space.n if discrete else None,
         action_dim=None if discrete else int(np.prod(action_space.shape)),
     )
-    to_env_action = _make_action_transform(action_space, config.action_squash)
+    to_env_action = action_transform(action_space, config.action_squash)
     tanh = not discrete and config.action_squash == "tanh"
 
     def forward(policy: PPOPolicy, obs: jax.Array):
@@ -121,7 +119,7 @@ def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
         dummy = jnp.zeros((1, int(np.prod(obs_space.shape))), jnp.float32)
         params = network.init(key_net, dummy)
         policy = PPOPolicy(params=params, obs_stats=RunningMeanStd.zeros_like(dummy[0]))
-        opt_state = _optimizer(hparams, hparams.learning_rate).init(params)
+        opt_state = optimizer_for(hparams, hparams.learning_rate).init(params)
         env_carry = reset_envs(env, env_params, key_env, config.num_envs)
         return PPOState(policy, opt_state, env_carry, key, jnp.int32(0))
 
@@ -154,40 +152,16 @@ def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
 
         learning_rate = learning_rate_at(hparams.learning_rate, state.update_step, config.num_updates,
                                          config.anneal_lr)
-        optimizer = _optimizer(hparams, learning_rate)
+        optimizer = optimizer_for(hparams, learning_rate)
 
         def loss_fn(params, mb, key_entropy):
             dist, value = forward(policy.replace(params=params), mb["obs"])
-            log_prob = dist.log_prob(mb["action"])
-            advantage = mb["advantage"]
-            if config.normalize_advantages:
-                advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
-            pg_loss, ratio = clipped_surrogate_loss(log_prob, mb["log_prob"], advantage, hparams.clip_eps)
-            v_loss = value_loss(value, mb["value"], mb["target"], hparams.clip_eps, config.clip_vloss)
-            entropy = _entropy(dist, key_entropy) if tanh else dist.entropy().mean()
-            total = pg_loss + hparams.vf_coef * v_loss - hparams.ent_coef * entropy
-            stats = {
-                "policy_loss": pg_loss,
-                "value_loss": v_loss,
-                "entropy": entropy,
-                "approx_kl": approx_kl(log_prob - mb["log_prob"]),
-                "clip_fraction": jnp.mean((jnp.abs(ratio - 1.0) > hparams.clip_eps).astype(jnp.float32)),
-            }
-            return total, stats
-
-        def minibatch_step(carry, mb):
-            params, opt_state, key_entropy = carry
-            key_step = None
-            if tanh:  # only the tanh-Gaussian's entropy estimate draws noise
-                key_entropy, key_step = jax.random.split(key_entropy)
-            grads, stats = jax.grad(loss_fn, has_aux=True)(params, mb, key_step)
-            updates, opt_state = optimizer.update(grads, opt_state, params)
-            stats["grad_norm"] = optax.tree.norm(grads)
-            return (optax.apply_updates(params, updates), opt_state, key_entropy), stats
+            return ppo_loss(dist, value, mb, hparams, config.normalize_advantages, config.clip_vloss,
+                            key_entropy if tanh else None)
 
         # Not fold_in(key_epochs, 1): that equals split(key_epochs)[1], whose bits the permutations draw.
         (params, opt_state, _), stats = minibatch_epochs(
-            minibatch_step, (policy.params, state.opt_state, key_entropy), batch,
+            sgd_step(loss_fn, optimizer, tanh), (policy.params, state.opt_state, key_entropy), batch,
             key_epochs, config.update_epochs, config.num_minibatches,
         )
         obs_stats = policy.obs_stats
@@ -196,13 +170,7 @@ def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
         new_state = PPOState(
             PPOPolicy(params, obs_stats), opt_state, env_carry, key, state.update_step + 1
         )
-        metrics = {k: v.mean() for k, v in stats.items()}
-        metrics.update(
-            explained_variance=explained_variance(batch["value"], batch["target"]),
-            value_mean=batch["value"].mean() / hparams.reward_scale,
-            learning_rate=learning_rate,
-            **episode_metrics(traj.episode),
-        )
+        metrics = update_metrics(stats, batch, hparams, learning_rate, traj.episode)
         return new_state, metrics
 
     return AgentFns(
@@ -214,7 +182,70 @@ def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
     )
 
 
-def _optimizer(hparams: PPOHparams, learning_rate: jax.Array) -> optax.GradientTransformation:
+def check_spaces(obs_space: spaces.Space, action_space: spaces.Space) -> None:
+    if not isinstance(obs_space, spaces.Box):
+        raise ValueError(
+            f"PPO needs a Box observation space, got {obs_space!r}; wrap the env in "
+            "jaxrl.envs.wrappers.FlattenObservation."
+        )
+    if not isinstance(action_space, (spaces.Discrete, spaces.Box)):
+        raise ValueError(f"PPO supports Discrete and Box action spaces, got {action_space!r}.")
+
+
+def ppo_loss(dist, value, mb, hparams: PPOHparams, normalize_advantages: bool, clip_vloss: bool,
+             key_entropy: jax.Array | None):
+    """The clipped PPO objective of a minibatch `mb` (action, log_prob, value, advantage, target,
+    each shaped like `value`) under the current `dist` and `value`: `(loss, stats)`. A key for the
+    entropy estimate of a tanh-Gaussian, None for distributions with a closed-form entropy."""
+    log_prob = dist.log_prob(mb["action"])
+    advantage = mb["advantage"]
+    if normalize_advantages:
+        advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
+    pg_loss, ratio = clipped_surrogate_loss(log_prob, mb["log_prob"], advantage, hparams.clip_eps)
+    v_loss = value_loss(value, mb["value"], mb["target"], hparams.clip_eps, clip_vloss)
+    entropy = dist.entropy().mean() if key_entropy is None else _entropy(dist, key_entropy)
+    total = pg_loss + hparams.vf_coef * v_loss - hparams.ent_coef * entropy
+    stats = {
+        "policy_loss": pg_loss,
+        "value_loss": v_loss,
+        "entropy": entropy,
+        "approx_kl": approx_kl(log_prob - mb["log_prob"]),
+        "clip_fraction": jnp.mean((jnp.abs(ratio - 1.0) > hparams.clip_eps).astype(jnp.float32)),
+    }
+    return total, stats
+
+
+def sgd_step(loss_fn, optimizer: optax.GradientTransformation, tanh: bool):
+    """`step((params, opt_state, key_entropy), minibatch)` for `minibatch_epochs`: one gradient step
+    on `loss_fn(params, minibatch, key) -> (loss, stats)`; only a tanh-Gaussian's entropy draws keys."""
+
+    def step(carry, mb):
+        params, opt_state, key_entropy = carry
+        key_step = None
+        if tanh:
+            key_entropy, key_step = jax.random.split(key_entropy)
+        grads, stats = jax.grad(loss_fn, has_aux=True)(params, mb, key_step)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        stats["grad_norm"] = optax.tree.norm(grads)
+        return (optax.apply_updates(params, updates), opt_state, key_entropy), stats
+
+    return step
+
+
+def update_metrics(stats, batch, hparams: PPOHparams, learning_rate, episode) -> dict[str, jax.Array]:
+    """An update's metrics: the means of the minibatch `stats`, the critic's fit on `batch`, the
+    learning rate and the finished episodes' sums."""
+    metrics = {k: v.mean() for k, v in stats.items()}
+    metrics.update(
+        explained_variance=explained_variance(batch["value"], batch["target"]),
+        value_mean=batch["value"].mean() / hparams.reward_scale,
+        learning_rate=learning_rate,
+        **episode_metrics(episode),
+    )
+    return metrics
+
+
+def optimizer_for(hparams: PPOHparams, learning_rate: jax.Array) -> optax.GradientTransformation:
     return make_optimizer(learning_rate, hparams.max_grad_norm, "adam", eps=1e-5)
 
 
@@ -224,7 +255,7 @@ def _entropy(dist: TanhGaussian, key: jax.Array) -> jax.Array:
     return -log_prob.mean()
 
 
-def _make_action_transform(action_space: spaces.Space, squash: str):
+def action_transform(action_space: spaces.Space, squash: str):
     """Policy sample -> env action: identity (Discrete), clip to the box, or tanh-rescale."""
     if isinstance(action_space, spaces.Discrete):
         return lambda a: a

@@ -38,8 +38,11 @@ def validate(settings: Any, algo: str) -> None:
 
 
 def check_minibatches(config: Any, algo: str) -> None:
-    """Cross-field checks of an on-policy Config: the batch splits into minibatches and fits the run."""
-    if config.batch_size % config.num_minibatches:
+    """Cross-field checks of an on-policy Config: the batch splits into minibatches and fits the run
+    (with memory: the rollout into sequences, and those into minibatches)."""
+    if getattr(config, "recurrent", False):
+        _check_sequences(config, algo)
+    elif config.batch_size % config.num_minibatches:
         raise ValueError(
             f"{algo}: num_envs * num_steps = {config.batch_size} must be divisible by num_minibatches "
             f"= {config.num_minibatches}; pick num_minibatches from the divisors of {config.batch_size}."
@@ -48,6 +51,22 @@ def check_minibatches(config: Any, algo: str) -> None:
         raise ValueError(
             f"{algo}: total_timesteps = {config.total_timesteps} is smaller than one batch "
             f"(num_envs * num_steps = {config.batch_size}); raise it or shrink the batch."
+        )
+
+
+def _check_sequences(config: Any, algo: str) -> None:
+    if config.num_steps % config.sequence_length:
+        raise ValueError(
+            f"{algo}: seq_len = {config.seq_len} does not divide num_steps = {config.num_steps}: the rollout "
+            f"is cut into training sequences of seq_len steps; pick seq_len from the divisors of "
+            f"{config.num_steps} (or 0 for the whole rollout)."
+        )
+    if config.num_sequences % config.num_minibatches:
+        raise ValueError(
+            f"{algo}: with network = {config.network!r}, minibatches are made of whole sequences: "
+            f"num_envs * (num_steps // seq_len) = {config.num_sequences} sequences must be divisible by "
+            f"num_minibatches = {config.num_minibatches}; pick num_minibatches from the divisors of "
+            f"{config.num_sequences}, or a shorter seq_len."
         )
 
 

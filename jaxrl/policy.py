@@ -28,9 +28,10 @@ class RunPolicy:
     config: ResolvedConfig
     step: int  # environment steps per seed at the checkpoint
     policy: Any  # pytree with a leading [num_seeds] axis
-    act: Any  # the agent's act(policy, obs [B, ...], key, deterministic)
+    act: Any  # the agent's act(policy, obs [B, ...], key, deterministic); with memory, see below
     env: Any
     env_params: Any
+    initial_memory: Any = None  # an agent with memory: initial_memory(B); act takes and returns it
 
 
 def restore_policy(run_dir: str | Path, step: int | None = None) -> RunPolicy:
@@ -44,7 +45,8 @@ def restore_policy(run_dir: str | Path, step: int | None = None) -> RunPolicy:
     restored = checkpoint.restore(run_path / "checkpoints", abstract, step=step)
     if restored is None:
         raise checkpoint.CheckpointError(f"No usable checkpoint in {str(run_path / 'checkpoints')!r}.")
-    return RunPolicy(resolved, restored.step, fns.policy(restored.state), fns.act, env, env_params)
+    return RunPolicy(resolved, restored.step, fns.policy(restored.state), fns.act, env, env_params,
+                     fns.initial_memory)
 
 
 def load_policy(run_dir: str | Path, seed_index: int = 0, *, step: int | None = None, deterministic: bool = True):
@@ -103,7 +105,8 @@ def evaluate_run(
     eval_env, eval_params = (run.env, run.env_params) if env is None else make(env)
     if env is not None:
         _check_compatible(run.env, run.env_params, eval_env, eval_params, run.config.env, env)
-    evaluate = make_evaluate(eval_env, eval_params, run.act, episodes, deterministic=deterministic)
+    evaluate = make_evaluate(eval_env, eval_params, run.act, episodes, deterministic=deterministic,
+                             initial_memory=run.initial_memory)
     key = jax.random.key(run.config.run.eval_seed if seed is None else seed)
     gamma = jnp.asarray([eval_discount(h) for h in run.config.members], jnp.float32)
     results = jax.device_get(jax.jit(jax.vmap(evaluate, in_axes=(0, None, 0)))(run.policy, key, gamma))

@@ -1,5 +1,5 @@
-"""Networks (flax.linen): MLP torsos, the actor-critic of policy-gradient agents, Q networks and the
-actors/critics of off-policy agents.
+"""Networks (flax.linen): MLP torsos, the actor-critic of policy-gradient agents, Q networks, their
+recurrent variants, and the actors/critics of off-policy agents.
 
 Shapes: observations `[..., obs_dim]` (flattened float32), outputs keep the leading axes.
 Initialisation follows the PPO "implementation details" convention: orthogonal weights with gain
@@ -17,6 +17,7 @@ import numpy as np
 
 from jaxrl import backend
 from jaxrl.blocks.distributions import Categorical, DiagGaussian, TanhGaussian
+from jaxrl.blocks.recurrent import RecurrentTorso
 
 ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "gelu": nn.gelu, "silu": nn.silu}
 
@@ -60,16 +61,46 @@ class ActorCritic(nn.Module):
 
     @nn.compact
     def __call__(self, obs: jax.Array):
-        actor = MLP(self.hidden_sizes, self.activation, name="actor_torso")(obs)
-        if self.num_actions is not None:
-            dist = Categorical(_dense(self.num_actions, 0.01)(actor))
-        else:
-            mean = _dense(self.action_dim, 0.01)(actor)
-            log_std = self.param("log_std", nn.initializers.constant(self.init_log_std), (self.action_dim,), jnp.float32)
-            dist = DiagGaussian(mean, jnp.broadcast_to(log_std, mean.shape))
-        critic = MLP(self.hidden_sizes, self.activation, name="critic_torso")(obs)
-        value = _dense(1, 1.0)(critic)[..., 0]
-        return dist, value
+        return _policy_and_value(self, obs, obs)
+
+
+def _policy_and_value(module: nn.Module, actor_in: jax.Array, critic_in: jax.Array):
+    """The actor and critic MLPs and heads of an (optionally recurrent) actor-critic `module`,
+    created inside its compact `__call__`: `(dist, value [...])`."""
+    actor = MLP(module.hidden_sizes, module.activation, name="actor_torso")(actor_in)
+    if module.num_actions is not None:
+        dist = Categorical(_dense(module.num_actions, 0.01)(actor))
+    else:
+        mean = _dense(module.action_dim, 0.01)(actor)
+        log_std = module.param("log_std", nn.initializers.constant(module.init_log_std), (module.action_dim,),
+                               jnp.float32)
+        dist = DiagGaussian(mean, jnp.broadcast_to(log_std, mean.shape))
+    critic = MLP(module.hidden_sizes, module.activation, name="critic_torso")(critic_in)
+    return dist, _dense(1, 1.0)(critic)[..., 0]
+
+
+class RecurrentActorCritic(nn.Module):
+    """An actor-critic with memory (PureJaxRL's PPO-RNN layout): a `size`-wide dense embedding, a
+    GRU or LSTM `cell` of `size`, then `ActorCritic`'s actor and critic MLPs and heads on its output.
+
+    `__call__(carry, obs [T, B, d], first [T, B]) -> (carry, dist [T, B], value [T, B])`, the carry
+    as `recurrent.initial_carry(cell, size, B)`; `first` zeroes a copy's carry before its step.
+    """
+
+    cell: str
+    size: int
+    hidden_sizes: Sequence[int]
+    activation: str = "tanh"
+    num_actions: int | None = None
+    action_dim: int | None = None
+    init_log_std: float = 0.0
+
+    @nn.compact
+    def __call__(self, carry, obs: jax.Array, first: jax.Array):
+        x = ACTIVATIONS[self.activation](_dense(self.size, np.sqrt(2.0))(obs))
+        carry, memory = RecurrentTorso(self.cell, self.size, name="memory")(carry, x, first)
+        dist, value = _policy_and_value(self, memory, memory)
+        return carry, dist, value
 
 
 class QNetwork(nn.Module):
@@ -93,6 +124,26 @@ class QNetwork(nn.Module):
         value = _dense(1, 1.0)(x)
         advantage = _dense(self.num_actions, 1.0)(x)
         return value + advantage - jnp.mean(advantage, axis=-1, keepdims=True)
+
+
+class RecurrentQNetwork(nn.Module):
+    """Action values with memory: a `size`-wide dense embedding, a GRU or LSTM `cell`, then
+    `QNetwork`'s torso and head. `(carry, obs [T, B, d], first [T, B]) -> (carry, Q [T, B, num_actions])`."""
+
+    num_actions: int
+    cell: str
+    size: int
+    hidden_sizes: Sequence[int]
+    activation: str = "relu"
+    layer_norm: bool = False
+
+    @nn.compact
+    def __call__(self, carry, obs: jax.Array, first: jax.Array):
+        x = ACTIVATIONS[self.activation](_dense(self.size, np.sqrt(2.0))(obs))
+        carry, memory = RecurrentTorso(self.cell, self.size, name="memory")(carry, x, first)
+        q = QNetwork(self.num_actions, self.hidden_sizes, self.activation, layer_norm=self.layer_norm,
+                     name="q")(memory)
+        return carry, q
 
 
 class ContinuousQ(nn.Module):

@@ -1,6 +1,7 @@
 """Collecting experience: `num_steps` vmapped env steps inside one `lax.scan`.
 
-The policy is any function `policy(obs [B, ...], key) -> (action [B, ...], extras dict of [B, ...])`;
+The policy is any function `policy(obs [B, ...], key) -> (action [B, ...], extras dict of [B, ...])`
+(`recurrent_rollout`: a policy with memory);
 the env is stepped with `action` for every copy. Output arrays are time-major `[T, B, ...]`.
 """
 
@@ -59,24 +60,57 @@ def rollout(
     num_steps: int,
 ) -> tuple[EnvCarry, Transition]:
     """Step every env copy `num_steps` times. Returns the new carry and a `[T, B]` `Transition`."""
-    num_envs = jax.tree.leaves(carry.obs)[0].shape[0]
-    step_envs = jax.vmap(env.step, in_axes=(0, 0, 0, None))
 
     def one_step(carry: EnvCarry, keys: jax.Array):
         action, extras = policy(carry.obs, keys[0])
-        obs, state, reward, terminated, truncated, info = step_envs(keys[1:], carry.state, action, env_params)
-        transition = Transition(
-            obs=carry.obs,
-            action=action,
-            reward=reward,
-            terminated=terminated,
-            truncated=truncated,
-            next_obs=info["final_observation"],
-            extras=extras,
-            episode={k: info[k] for k in EPISODE_INFO_KEYS if k in info},
-        )
-        return EnvCarry(state=state, obs=obs), transition
+        return _step_envs(env, env_params, carry, action, extras, keys[1:])
 
-    # All keys up front (per step: the policy's, then one per env copy): random-number sites inside
-    # the loop body each cost compile time.
-    return jax.lax.scan(one_step, carry, jax.random.split(key, (num_steps, num_envs + 1)))
+    return jax.lax.scan(one_step, carry, _rollout_keys(carry, key, num_steps))
+
+
+def recurrent_rollout(
+    env: Environment,
+    env_params: Any,
+    policy: Callable[[Any, jax.Array, jax.Array, jax.Array], tuple[Any, jax.Array, dict[str, jax.Array]]],
+    carry: EnvCarry,
+    memory: Any,
+    first: jax.Array,
+    key: jax.Array,
+    num_steps: int,
+) -> tuple[tuple[EnvCarry, Any, jax.Array], Transition]:
+    """`rollout` for a policy with memory: `policy(memory, obs [B, ...], first [B], key) ->
+    (memory, action, extras)`, where `first` marks observations that open an episode (the policy
+    resets its memory there). Returns `(carry, memory, first)` for the next rollout and the
+    `[T, B]` `Transition`; the same keys as `rollout`, so a memoryless policy gives its values."""
+
+    def one_step(loop, keys: jax.Array):
+        carry, memory, first = loop
+        memory, action, extras = policy(memory, carry.obs, first, keys[0])
+        carry, transition = _step_envs(env, env_params, carry, action, extras, keys[1:])
+        return (carry, memory, transition.terminated | transition.truncated), transition
+
+    return jax.lax.scan(one_step, (carry, memory, first), _rollout_keys(carry, key, num_steps))
+
+
+def _rollout_keys(carry: EnvCarry, key: jax.Array, num_steps: int) -> jax.Array:
+    """All keys up front (per step: the policy's, then one per env copy): random-number sites
+    inside the loop body each cost compile time."""
+    num_envs = jax.tree.leaves(carry.obs)[0].shape[0]
+    return jax.random.split(key, (num_steps, num_envs + 1))
+
+
+def _step_envs(env, env_params, carry: EnvCarry, action, extras, keys) -> tuple[EnvCarry, Transition]:
+    obs, state, reward, terminated, truncated, info = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
+        keys, carry.state, action, env_params
+    )
+    transition = Transition(
+        obs=carry.obs,
+        action=action,
+        reward=reward,
+        terminated=terminated,
+        truncated=truncated,
+        next_obs=info["final_observation"],
+        extras=extras,
+        episode={k: info[k] for k in EPISODE_INFO_KEYS if k in info},
+    )
+    return EnvCarry(state=state, obs=obs), transition

@@ -134,7 +134,8 @@ def _params_key(params: Any) -> tuple:
 def _compile(resolved: ResolvedConfig, env, env_params, lay: Layout, keys, hparams, eval_key) -> Program:
     """Trace, lower and compile init, chunk and evaluate for the placed member inputs' shapes."""
     fns = build_agent(resolved, env, env_params)
-    evaluate = make_evaluate(env, env_params, fns.act, resolved.run.eval_episodes)
+    evaluate = make_evaluate(env, env_params, fns.act, resolved.run.eval_episodes,
+                             initial_memory=fns.initial_memory)
     init_fn = backend.init_members(fns.init, lay.size)
     chunk_fn = backend.over_members(with_finite_flags(make_chunk(fns.update)), lay.size, in_axes=(0, 0, None))
     evaluate_fn = backend.over_members(lambda s, h, k: evaluate(fns.policy(s), k, eval_discount(h)), lay.size,

@@ -94,10 +94,11 @@ def eval_discount(hparams: Any) -> Any:
 def make_evaluate(
     env: Environment,
     env_params: Any,
-    act: Callable[[Any, jax.Array, jax.Array, bool], jax.Array],
+    act: Callable[..., Any],
     num_episodes: int,
     deterministic: bool = True,
     max_steps: int = 100_000,
+    initial_memory: Callable[[int], Any] | None = None,
 ):
     """`evaluate(policy, key, gamma=1.0) -> {name: [num_episodes]}` for each name of `EVAL_FIELDS`.
 
@@ -106,7 +107,12 @@ def make_evaluate(
     (1.0/0.0 from `info["success"]` at the episode's last step where the env reports it, else NaN).
     The same `key` gives the same episodes, so evaluations of successive policies, and of different
     agents on the same env, are comparable. `max_steps` only guards against envs that never end.
+    An agent with memory passes its `initial_memory` (and its `act` takes and returns the memory).
     """
+    if initial_memory is None:
+        step_policy = lambda policy, memory, obs, key: (memory, act(policy, obs, key, deterministic))
+    else:
+        step_policy = lambda policy, memory, obs, key: act(policy, memory, obs, key, deterministic)
 
     def evaluate(policy: Any, key: jax.Array, gamma: jax.Array | float = 1.0):
         key_reset, key_run = jax.random.split(key)
@@ -116,16 +122,17 @@ def make_evaluate(
         zeros = jnp.zeros(num_episodes, jnp.float32)
         totals = {name: zeros for name in EVAL_FIELDS}
         totals["success"] = jnp.full(num_episodes, jnp.nan, jnp.float32)
-        init = (obs, state, jnp.zeros(num_episodes, bool), totals, key_run, jnp.int32(0))
+        memory = None if initial_memory is None else initial_memory(num_episodes)
+        init = (obs, state, jnp.zeros(num_episodes, bool), totals, key_run, jnp.int32(0), memory)
 
         def cond(carry):
             done, t = carry[2], carry[5]
             return jnp.logical_and(~jnp.all(done), t < max_steps)
 
         def body(carry):
-            obs, state, done, totals, key, t = carry
+            obs, state, done, totals, key, t, memory = carry
             keys = jax.random.split(key, num_episodes + 2)  # next, act, one per env copy
-            action = act(policy, obs, keys[1], deterministic)
+            memory, action = step_policy(policy, memory, obs, keys[1])
             obs, state, reward, terminated, truncated, info = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
                 keys[2:], state, action, env_params
             )
@@ -138,7 +145,7 @@ def make_evaluate(
                 "success": (jnp.where(ends, jnp.asarray(info["success"], jnp.float32), totals["success"])
                             if "success" in info else totals["success"]),
             }
-            return obs, state, done | terminated | truncated, totals, keys[0], t + 1
+            return obs, state, done | terminated | truncated, totals, keys[0], t + 1, memory
 
         return jax.lax.while_loop(cond, body, init)[3]
 
