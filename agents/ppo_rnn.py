@@ -25,7 +25,7 @@ from jaxrl.blocks.distributions import TanhGaussian
 from jaxrl.blocks.minibatch import minibatch_epochs
 from jaxrl.blocks.networks import RecurrentActorCritic
 from jaxrl.blocks.optim import learning_rate_at
-from jaxrl.blocks.recurrent import carries_after, first_flags, initial_carry, time_major, to_sequences
+from jaxrl.blocks.recurrent import bootstrap_inputs, carries_after, first_flags, initial_carry, time_major, to_sequences
 from jaxrl.blocks.returns import gae
 from jaxrl.blocks.rollout import EnvCarry, recurrent_rollout, reset_envs
 from jaxrl.envs import Environment, spaces
@@ -102,8 +102,9 @@ def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
         (env_carry, memory, first), traj = recurrent_rollout(
             env, env_params, behaviour, state.env, state.memory, state.first, key_rollout, config.num_steps
         )
-        next_values = _bootstrap_values(forward, policy, carries_after(traj.extras["memory"], memory),
-                                        traj.next_obs)
+        _, _, next_values = forward(policy, *bootstrap_inputs(carries_after(traj.extras["memory"], memory),
+                                                              traj.next_obs))
+        next_values = next_values.reshape(traj.reward.shape)
         advantages, targets = gae(
             traj.reward * hparams.reward_scale, traj.extras["value"], next_values, traj.terminated,
             traj.truncated, hparams.gamma, hparams.gae_lambda,
@@ -140,12 +141,3 @@ def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
     return AgentFns(init=init, update=update, policy=lambda state: state.policy, act=act,
                     steps_per_update=config.batch_size, initial_memory=initial_memory)
 
-
-def _bootstrap_values(forward, policy: PPOPolicy, memory_after: Any, next_obs: jax.Array) -> jax.Array:
-    """`V(next_obs_t)` read with the memory after step t (no reset: the final observation belongs to
-    the episode that step t was in), every `[T, B]` entry at once as one step of T * B copies."""
-    num_steps, num_envs = next_obs.shape[:2]
-    flat = lambda x: x.reshape(num_steps * num_envs, *x.shape[2:])
-    obs = flat(next_obs)[None]
-    _, _, value = forward(policy, jax.tree.map(flat, memory_after), obs, jnp.zeros(obs.shape[:2], bool))
-    return value.reshape(num_steps, num_envs)

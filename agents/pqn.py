@@ -17,7 +17,7 @@ import numpy as np
 import optax
 from flax import struct
 
-from jaxrl.agents.base import AgentFns, AgentSpec, episode_metrics, flatten_obs
+from jaxrl.agents.base import AgentFns, AgentSpec, MemoryOptions, episode_metrics, flatten_obs
 from jaxrl.agents.validation import check_minibatches, checked
 from jaxrl.envs import Environment, spaces
 from jaxrl.blocks.exploration import epsilon_greedy, linear_schedule
@@ -30,8 +30,8 @@ from jaxrl.blocks.rollout import EnvCarry, reset_envs, rollout
 
 
 @dataclasses.dataclass(frozen=True)
-class PQNConfig:
-    """Static settings: changing one recompiles."""
+class PQNConfig(MemoryOptions):
+    """Static settings: changing one recompiles. `network="gru"`/`"lstm"`: see `pqn_rnn`."""
 
     num_envs: int = checked(32, ">= 1")
     num_steps: int = checked(32, ">= 1")
@@ -91,6 +91,10 @@ def build(env: Environment, env_params: Any, config: PQNConfig) -> AgentFns:
         raise ValueError(f"PQN needs a Box observation space, got {obs_space!r}.")
     if not isinstance(action_space, spaces.Discrete):
         raise ValueError(f"PQN needs a Discrete action space, got {action_space!r}.")
+    if config.recurrent:
+        from jaxrl.agents import pqn_rnn
+
+        return pqn_rnn.build(env, env_params, config)
     obs_ndim = len(obs_space.shape)
     network = QNetwork(
         num_actions=action_space.n, hidden_sizes=tuple(config.hidden_sizes), activation=config.activation,
@@ -113,10 +117,7 @@ def build(env: Environment, env_params: Any, config: PQNConfig) -> AgentFns:
 
     def update(state: PQNState, hparams: PQNHparams) -> tuple[PQNState, dict[str, jax.Array]]:
         key, key_rollout, key_epochs = jax.random.split(state.key, 3)
-        env_steps = state.update_step * config.batch_size
-        epsilon = linear_schedule(
-            env_steps, hparams.start_e, hparams.end_e, hparams.exploration_fraction * config.total_timesteps
-        )
+        epsilon = epsilon_at(state.update_step, hparams, config)
 
         def behaviour(obs, key):
             return epsilon_greedy(q_values(state.params, obs), epsilon, key), {}
@@ -133,18 +134,10 @@ def build(env: Environment, env_params: Any, config: PQNConfig) -> AgentFns:
         optimizer = make_optimizer(learning_rate, hparams.max_grad_norm, config.optimizer)
 
         def loss_fn(params, mb):
-            q = q_values(params, mb["obs"])
-            q_taken = jnp.take_along_axis(q, mb["action"][:, None].astype(jnp.int32), axis=-1)[:, 0]
-            return td_loss(q_taken, mb["target"], config.loss), q_taken
-
-        def step(carry, mb):
-            params, opt_state = carry
-            (loss, q_taken), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, mb)
-            updates, opt_state = optimizer.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), {"td_loss": loss, "q_mean": q_taken.mean()}
+            return q_regression(q_values(params, mb["obs"]), mb, config.loss)
 
         (params, opt_state), stats = minibatch_epochs(
-            step, (state.params, state.opt_state), batch, key_epochs, config.update_epochs, config.num_minibatches
+            sgd_step(loss_fn, optimizer), (state.params, state.opt_state), batch, key_epochs, config.update_epochs, config.num_minibatches
         )
         metrics = {k: v.mean() for k, v in stats.items()}
         metrics.update(epsilon=epsilon, learning_rate=learning_rate, **episode_metrics(traj.episode))
@@ -158,6 +151,33 @@ def build(env: Environment, env_params: Any, config: PQNConfig) -> AgentFns:
         act=act,
         steps_per_update=config.batch_size,
     )
+
+
+def epsilon_at(update_step: jax.Array, hparams: PQNHparams, config: PQNConfig) -> jax.Array:
+    """The exploration rate of the update after `update_step` updates (linear decay over env steps)."""
+    env_steps = update_step * config.batch_size
+    return linear_schedule(env_steps, hparams.start_e, hparams.end_e,
+                           hparams.exploration_fraction * config.total_timesteps)
+
+
+def q_regression(q: jax.Array, mb: dict[str, jax.Array], loss: str) -> tuple[jax.Array, jax.Array]:
+    """`(loss, Q of the taken actions)`: the regression of `Q [..., A]`'s taken `mb["action"]` on
+    `mb["target"]` (both shaped like `q[..., 0]`)."""
+    q_taken = jnp.take_along_axis(q, mb["action"][..., None].astype(jnp.int32), axis=-1)[..., 0]
+    return td_loss(q_taken, mb["target"], loss), q_taken
+
+
+def sgd_step(loss_fn, optimizer: optax.GradientTransformation):
+    """`step((params, opt_state), minibatch)` for `minibatch_epochs`: one gradient step on
+    `loss_fn(params, minibatch) -> (loss, Q of the taken actions)`."""
+
+    def step(carry, mb):
+        params, opt_state = carry
+        (loss, q_taken), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, mb)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), {"td_loss": loss, "q_mean": q_taken.mean()}
+
+    return step
 
 
 SPEC = AgentSpec(

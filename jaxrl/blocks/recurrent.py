@@ -66,6 +66,16 @@ def carries_after(carries_before: Any, final: Any) -> Any:
     return jax.tree.map(lambda c, f: jnp.concatenate([c[1:], f[None]], axis=0), carries_before, final)
 
 
+def bootstrap_inputs(memory_after: Any, next_obs: jax.Array) -> tuple[Any, jax.Array, jax.Array]:
+    """Network inputs that read every `next_obs [T, B, ...]` with the memory after its step
+    (`[T, B, ...]`, no reset: a final observation belongs to the finished episode) as one step of
+    `T * B` copies: `(memory [T*B, ...], obs [1, T*B, ...], first [1, T*B])`; reshape the
+    output `[1, T*B, ...]` back to `[T, B, ...]`."""
+    flat = lambda x: x.reshape(x.shape[0] * x.shape[1], *x.shape[2:])
+    obs = flat(next_obs)[None]
+    return jax.tree.map(flat, memory_after), obs, jnp.zeros(obs.shape[:2], bool)
+
+
 def to_sequences(batch: Any, carries_before: Any, seq_len: int) -> tuple[Any, Any]:
     """Cut a time-major rollout into sequences for minibatching.
 
