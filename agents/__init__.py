@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import importlib
 
-from jaxrl.agents.base import EPISODE_METRICS, AgentFns, AgentSpec
+from jaxrl.agents.base import EPISODE_METRICS, AgentFns, AgentSpec, MemoryOptions
 
 # Lazy so that importing one agent does not import the others.
 _AGENTS = {
@@ -32,4 +32,9 @@ def list_agents() -> list[str]:
     return sorted(_AGENTS)
 
 
-__all__ = ["EPISODE_METRICS", "AgentFns", "AgentSpec", "get_agent", "list_agents"]
+def agents_with_memory() -> list[str]:
+    """The agents whose Config offers a recurrent policy (`network="gru"`/`"lstm"`)."""
+    return [name for name in sorted(_AGENTS) if issubclass(get_agent(name).config_cls, MemoryOptions)]
+
+
+__all__ = ["EPISODE_METRICS", "AgentFns", "AgentSpec", "agents_with_memory", "get_agent", "list_agents"]

@@ -14,7 +14,8 @@ import tomllib
 import typing
 from typing import Any
 
-from jaxrl.agents import get_agent
+from jaxrl.agents import agents_with_memory, get_agent
+from jaxrl.agents.base import MemoryOptions
 from jaxrl.agents.validation import checked
 
 
@@ -67,6 +68,9 @@ class ResolvedConfig:
         return out
 
 
+MEMORY_SETTINGS = tuple(f.name for f in dataclasses.fields(MemoryOptions))
+
+
 def hparams_dict(hparams: Any) -> dict[str, Any]:
     """An Hparams dataclass as a dict of plain Python values."""
     return {f.name: _plain(getattr(hparams, f.name)) for f in dataclasses.fields(hparams)}
@@ -107,6 +111,9 @@ def resolve(
         if bucket is None:
             close = difflib.get_close_matches(key, valid, n=3, cutoff=0.5)
             hint = f" Did you mean {', '.join(close)}?" if close else ""
+            if key in MEMORY_SETTINGS:
+                hint = (f" {spec.name} has no recurrent (memory) option; the agents with network=gru|lstm "
+                        f"are {', '.join(agents_with_memory())}.")
             raise ConfigError(
                 f"Unknown setting {key!r} for {spec.name}.{hint} Valid settings: {', '.join(sorted(valid))}, "
                 "or env.FIELD for an environment parameter."

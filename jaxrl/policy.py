@@ -56,6 +56,11 @@ def load_policy(run_dir: str | Path, seed_index: int = 0, *, step: int | None = 
     Deterministic (the distribution's mode) by default; with `deterministic=False` pass a key.
     `step` picks a checkpoint (default: the final one). The returned function also carries
     `.params` (the policy pytree), `.step`, `.observation_space` and `.action_space`.
+
+    A policy with memory (trained with `network="gru"`/`"lstm"`) is stepped as
+    `carry, action = act(carry, obs, key=None)`, starting each episode from
+    `act.initial_carry()` (one observation) or `act.initial_carry(B)` (a batch); `.recurrent` is
+    True for it.
     """
     run = restore_policy(run_dir, step)
     num_seeds = len(run.config.seeds)
@@ -66,21 +71,41 @@ def load_policy(run_dir: str | Path, seed_index: int = 0, *, step: int | None = 
     obs_ndim = len(obs_space.shape)
     agent_act = run.act
 
-    def act(obs: jax.Array, key: jax.Array | None = None) -> jax.Array:
-        obs = jnp.asarray(obs)
-        single = obs.ndim == obs_ndim
+    def key_or_default(key: jax.Array | None) -> jax.Array:
         if key is None:
             if not deterministic:
                 raise ValueError("A stochastic policy (deterministic=False) needs a key: act(obs, key).")
             key = jax.random.key(0)
-        action = agent_act(params, obs[None] if single else obs, key, deterministic)
+        return key
+
+    def act(obs: jax.Array, key: jax.Array | None = None) -> jax.Array:
+        obs = jnp.asarray(obs)
+        single = obs.ndim == obs_ndim
+        action = agent_act(params, obs[None] if single else obs, key_or_default(key), deterministic)
         return action[0] if single else action
 
-    act.params = params
-    act.step = run.step
-    act.observation_space = obs_space
-    act.action_space = run.env.action_space(run.env_params)
-    return act
+    def act_with_memory(carry: Any, obs: jax.Array, key: jax.Array | None = None):
+        obs = jnp.asarray(obs)
+        single = obs.ndim == obs_ndim
+        if single:
+            obs, carry = obs[None], jax.tree.map(lambda c: c[None], carry)
+        carry, action = agent_act(params, carry, obs, key_or_default(key), deterministic)
+        return (jax.tree.map(lambda c: c[0], carry), action[0]) if single else (carry, action)
+
+    def initial_carry(batch: int | None = None) -> Any:
+        carry = run.initial_memory(1 if batch is None else batch)
+        return jax.tree.map(lambda c: c[0], carry) if batch is None else carry
+
+    recurrent = run.initial_memory is not None
+    policy = act_with_memory if recurrent else act
+    policy.params = params
+    policy.step = run.step
+    policy.observation_space = obs_space
+    policy.action_space = run.env.action_space(run.env_params)
+    policy.recurrent = recurrent
+    if recurrent:
+        policy.initial_carry = initial_carry
+    return policy
 
 
 def evaluate_run(
