@@ -202,6 +202,17 @@ def ppo_section(ppo: dict) -> str:
     return text
 
 
+def recurrent_section(rec: dict) -> str:
+    rows = [[r["env"], fmt(r["mlp_steps_per_s"]), fmt(r["gru_steps_per_s"]), x(r["speed_ratio"]),
+             f"{fmt(r['mlp_compile_s'])} / {fmt(r['gru_compile_s'])}",
+             both(r["mlp_final_eval_return_mean"], r["gru_final_eval_return_mean"])] for r in rec["rows"]]
+    text = table(["env", "MLP steps/s", "GRU steps/s", "GRU / MLP speed", "compile s (MLP / GRU)",
+                  "final eval return (MLP / GRU)"], rows)
+    return text + "\n\nSettings:\n\n" + "\n".join(
+        f"- {env}: {_settings_text(s) if s else 'the tuned defaults of experiments/ppo.toml'}"
+        for env, s in rec["settings"].items())
+
+
 def machine_table(m: dict) -> str:
     return table(["", ""], [
         ["CPU", f"{m['cpu']}, {m['cores']} cores"], ["memory", f"{m['memory_gib']} GiB"],
@@ -249,6 +260,12 @@ def sections(results: dict, h: str) -> list[str]:
                   "cold compile cache; run time includes one final evaluation (128 episodes) on both sides."
                   + (_sb3_budget_note(o["rows"]) if sb3 else ""), "",
                   *_row_dates(o), offpolicy_section(o), ""]
+    if "recurrent" in results:
+        r = results["recurrent"]
+        lines += [f"{h} Recurrent PPO (GRU) vs feed-forward PPO, same env and settings", "",
+                  f"Mode `{r['mode']}`, {r['reps']} repetitions, {r['date']}, {r['rows'][0]['total_timesteps']:,} "
+                  "steps, 1 seed. Each run is a fresh process with a cold compile cache; steps/s exclude compilation.",
+                  "", recurrent_section(r), ""]
     lines += [f"{h} Peer versions", "", table(["peer", "versions"],
                                              [[k, ", ".join(f"{n} {v}" for n, v in vs.items())]
                                               for k, vs in results.get("peer_versions", {}).items()]), ""]
