@@ -30,6 +30,21 @@ _REGISTRY: dict[str, Any] = {
     "ProbeTwoStep-v0": "jaxrl.envs.probes:TwoStepCredit",
     "ProbeActionDependentReward-v0": "jaxrl.envs.probes:ActionDependentReward",
     "ProbeObsActionReward-v0": "jaxrl.envs.probes:ObsActionReward",
+    # Memory: POPGym-style card tasks (constructor keywords override the preset's sizes) ...
+    "RepeatPrevious-easy": "jaxrl.envs.memory:repeat_previous_easy",
+    "RepeatPrevious-medium": "jaxrl.envs.memory:repeat_previous_medium",
+    "RepeatPrevious-hard": "jaxrl.envs.memory:repeat_previous_hard",
+    "RepeatFirst-easy": "jaxrl.envs.memory:repeat_first_easy",
+    "RepeatFirst-medium": "jaxrl.envs.memory:repeat_first_medium",
+    "RepeatFirst-hard": "jaxrl.envs.memory:repeat_first_hard",
+    "CountRecall-easy": "jaxrl.envs.memory:count_recall_easy",
+    "CountRecall-medium": "jaxrl.envs.memory:count_recall_medium",
+    "CountRecall-hard": "jaxrl.envs.memory:count_recall_hard",
+    # ... and classic control with the velocities masked out.
+    "CartPole-v1-po": "jaxrl.envs.partially_observed:cartpole_po",
+    "Pendulum-v1-po": "jaxrl.envs.partially_observed:pendulum_po",
+    "MountainCar-v0-po": "jaxrl.envs.partially_observed:mountain_car_po",
+    "Acrobot-v1-po": "jaxrl.envs.partially_observed:acrobot_po",
 }
 
 # Prefix -> factory `(name, **kwargs) -> Environment` for adapted third-party registries.

@@ -19,6 +19,7 @@ Shapes below are for one env copy; under `jax.vmap` every array gains the batch 
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import Any
 
 import jax
@@ -340,6 +341,49 @@ def _flat_bounds(space: spaces.Space) -> tuple[np.ndarray, np.ndarray]:
         raise TypeError(f"FlattenObservation does not know space {space!r}.")
     bounds = [_flat_bounds(s) for s in subspaces]
     return np.concatenate([b[0] for b in bounds]), np.concatenate([b[1] for b in bounds])
+
+
+class MaskObservation(Wrapper):
+    """Keeps only the entries `keep` of a 1-D Box observation: a partially observed variant of the env.
+
+    `obs` and `info["final_observation"]` become `obs[keep]` (float32 `[len(keep)]` for a float32
+    env), in the order given; the observation space becomes the Box of the kept bounds. The name is
+    the inner env's plus `-po` (e.g. `CartPole-v1-po`, which keeps `[x, theta]`).
+    """
+
+    def __init__(self, env: Environment, keep: Sequence[int]):
+        super().__init__(env)
+        self.keep = tuple(int(i) for i in keep)
+        space = env.observation_space(env.default_params)
+        if not isinstance(space, spaces.Box) or len(space.shape) != 1:
+            raise TypeError(f"MaskObservation needs a 1-D Box observation space, got {space!r}.")
+        size = space.shape[0]
+        if not self.keep or len(set(self.keep)) != len(self.keep) or not all(0 <= i < size for i in self.keep):
+            raise ValueError(f"MaskObservation needs distinct indices in [0, {size}), got keep={keep!r}.")
+
+    def reset(self, key: jax.Array, params: Any = None) -> tuple[jax.Array, Any]:
+        obs, state = self.env.reset(key, self._params(params))
+        return self._mask(obs), state
+
+    def step(self, key: jax.Array, state: Any, action: Any, params: Any = None) -> StepResult:
+        obs, state, reward, terminated, truncated, info = self.env.step(key, state, action, self._params(params))
+        info = {**info, "final_observation": self._mask(info["final_observation"])}
+        return self._mask(obs), state, reward, terminated, truncated, info
+
+    def _mask(self, obs: jax.Array) -> jax.Array:
+        return obs[np.asarray(self.keep)]
+
+    def observation_space(self, params: Any) -> spaces.Box:
+        inner = self.env.observation_space(params)
+        keep = list(self.keep)
+        return spaces.Box(inner.low[keep], inner.high[keep], (len(keep),), inner.dtype)
+
+    @property
+    def name(self) -> str:
+        return f"{self.env.name}-po"
+
+    def __repr__(self) -> str:
+        return f"MaskObservation({self.env!r}, keep={self.keep})"
 
 
 # ------------------------------------------------------------------------------ time limit
