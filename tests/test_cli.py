@@ -143,6 +143,7 @@ def test_check_env_by_import_path(tmp_path):
         (["compare", "RUN", "RUN", "--seed", "-1"], "seed must be an int in [0, 2**32), got -1."),
         (["compare", "--adastop", "--run", "a=ppo@CartPole-v1", "b=ppo@CartPole-v1", "--seed", "-1", "--out", "RUN"],
          "seed must be an int in [0, 2**32), got -1."),
+        (["train", "ppo", "--set", "env.masscart=-1"], "CartPole-v1: masscart must be in (0, inf), got -1."),
         (["plot"], "plot needs at least one run directory (RUN_DIR ...)."),
         (["runs", "RUN", "--csv", "RUN"], "RUN/runs.csv)."),
     ],
