@@ -1,40 +1,19 @@
-"""Checking settings: rules declared on the fields, one `validate`, and the shared cross-field checks.
-
-A dataclass field declares what values it accepts with `checked(default, rule)`:
+"""Checking settings: the rules declared on the fields (`checked`, `validate`: the one mechanism, in
+`jaxrl.envs.validation`, shared with env params) and the agents' shared cross-field checks.
 
     gamma: float = checked(0.99, "[0, 1]")
     num_envs: int = checked(4, ">= 1")
-    loss: str = checked("huber", ("huber", "mse"))
 
-A rule is a bound (`"> 0"`, `">= 1"`), an interval (`"[0, 1]"`, `"(0, 1]"`, `"[0, 1)"`) or a tuple
-of the allowed values. A value may be an array (one entry per population member): every entry must
-pass. `validate(settings, "PPO")` raises `ValueError("PPO: gamma must be in [0, 1], got 1.5.")`.
+`validate(settings, "PPO")` raises `ValueError("PPO: gamma must be in [0, 1], got 1.5.")`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import operator
 from typing import Any
 
-import numpy as np
+from jaxrl.envs.validation import checked, validate
 
-_BOUNDS = {">": operator.gt, ">=": operator.ge}
-_LOWER = {"[": operator.ge, "(": operator.gt}
-_UPPER = {"]": operator.le, ")": operator.lt}
-
-
-def checked(default: Any, rule: str | tuple) -> Any:
-    """A dataclass field defaulting to `default` whose values must satisfy `rule`."""
-    return dataclasses.field(default=default, metadata={"rule": rule})
-
-
-def validate(settings: Any, algo: str) -> None:
-    """Raise `ValueError` naming the first field of the dataclass `settings` that breaks its rule."""
-    for field in dataclasses.fields(settings):
-        rule, value = field.metadata.get("rule"), getattr(settings, field.name)
-        if rule is not None and not _satisfies(value, rule):
-            raise ValueError(f"{algo}: {field.name} must be {_describe(rule)}, got {value!r}.")
+__all__ = ["check_minibatches", "check_replay_sizes", "checked", "validate"]
 
 
 def check_minibatches(config: Any, algo: str) -> None:
@@ -83,19 +62,3 @@ def check_replay_sizes(config: Any, algo: str) -> None:
             f"{algo}: total_timesteps = {config.total_timesteps} is smaller than one update "
             f"(num_envs * num_steps = {config.steps_per_update})."
         )
-
-
-def _satisfies(value: Any, rule: str | tuple) -> bool:
-    if isinstance(rule, tuple):
-        return value in rule
-    if rule[0] in _LOWER:
-        low, high = (float(x) for x in rule[1:-1].split(","))
-        return bool(np.all(_LOWER[rule[0]](value, low) & _UPPER[rule[-1]](value, high)))
-    op, bound = rule.split()
-    return bool(np.all(_BOUNDS[op](value, float(bound))))
-
-
-def _describe(rule: str | tuple) -> str:
-    if isinstance(rule, tuple):
-        return "one of " + ", ".join(map(repr, rule))
-    return f"in {rule}" if rule[0] in _LOWER else rule

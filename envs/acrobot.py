@@ -20,7 +20,8 @@ import numpy as np
 from flax import struct
 
 from jaxrl.envs import spaces
-from jaxrl.envs.core import Environment, EnvParams, EnvState
+from jaxrl.envs.core import Environment, EnvParams, EnvState, episode_limit
+from jaxrl.envs.validation import checked
 
 
 @struct.dataclass
@@ -33,19 +34,19 @@ class AcrobotState(EnvState):
 
 @struct.dataclass
 class AcrobotParams(EnvParams):
-    dt: float = 0.2
-    link_length_1: float = 1.0
-    link_mass_1: float = 1.0
-    link_mass_2: float = 1.0
-    link_com_pos_1: float = 0.5
-    link_com_pos_2: float = 0.5
-    link_moi: float = 1.0  # moment of inertia of both links
-    gravity: float = 9.8
-    max_vel_1: float = 4 * np.pi
-    max_vel_2: float = 9 * np.pi
-    torque_mag: float = 1.0  # actions 0, 1, 2 -> torque -1, 0, +1 times this
-    torque_noise_max: float = 0.0
-    max_steps_in_episode: int = 500
+    dt: float = checked(0.2, "(0, inf)")
+    link_length_1: float = checked(1.0, "(0, inf)")
+    link_mass_1: float = checked(1.0, "(0, inf)")
+    link_mass_2: float = checked(1.0, "(0, inf)")
+    link_com_pos_1: float = checked(0.5, "[0, inf)")
+    link_com_pos_2: float = checked(0.5, "[0, inf)")
+    link_moi: float = checked(1.0, "(0, inf)")  # moment of inertia of both links
+    gravity: float = checked(9.8, "[0, inf)")
+    max_vel_1: float = checked(4 * np.pi, "(0, inf)")
+    max_vel_2: float = checked(9 * np.pi, "(0, inf)")
+    torque_mag: float = checked(1.0, "[0, inf)")  # actions 0, 1, 2 -> torque -1, 0, +1 times this
+    torque_noise_max: float = checked(0.0, "[0, inf)")
+    max_steps_in_episode: int = episode_limit(500)
 
 
 def wrap(x: jax.Array, m: float, big_m: float) -> jax.Array:

@@ -15,7 +15,8 @@ import numpy as np
 from flax import struct
 
 from jaxrl.envs import spaces
-from jaxrl.envs.core import Environment, EnvParams, EnvState
+from jaxrl.envs.core import Environment, EnvParams, EnvState, episode_limit
+from jaxrl.envs.validation import checked
 
 
 @struct.dataclass
@@ -28,15 +29,15 @@ class CartPoleState(EnvState):
 
 @struct.dataclass
 class CartPoleParams(EnvParams):
-    gravity: float = 9.8
-    masscart: float = 1.0
-    masspole: float = 0.1
-    length: float = 0.5  # half the pole's length
-    force_mag: float = 10.0
-    tau: float = 0.02  # seconds between state updates (explicit Euler)
-    theta_threshold_radians: float = 12 * 2 * np.pi / 360
-    x_threshold: float = 2.4
-    max_steps_in_episode: int = 500
+    gravity: float = checked(9.8, "[0, inf)")
+    masscart: float = checked(1.0, "(0, inf)")
+    masspole: float = checked(0.1, "(0, inf)")
+    length: float = checked(0.5, "(0, inf)")  # half the pole's length
+    force_mag: float = checked(10.0, "[0, inf)")
+    tau: float = checked(0.02, "(0, inf)")  # seconds between state updates (explicit Euler)
+    theta_threshold_radians: float = checked(12 * 2 * np.pi / 360, "(0, inf)")
+    x_threshold: float = checked(2.4, "(0, inf)")
+    max_steps_in_episode: int = episode_limit(500)
 
 
 class CartPole(Environment[CartPoleState, CartPoleParams]):

@@ -22,6 +22,9 @@ the auto-reset:
 
 dtypes: observations float32 (unless the space says otherwise), reward float32, flags bool,
 `state.time` int32, for any setting of `jax_enable_x64`.
+
+Params fields may declare the values they accept (`jaxrl.envs.validation.checked`); `make` rejects
+an override outside them with a ValueError naming the field.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxrl.envs import spaces
+from jaxrl.envs.validation import checked
 
 
 @struct.dataclass
@@ -42,11 +46,16 @@ class EnvState:
     time: jax.Array
 
 
+def episode_limit(default: int) -> Any:
+    """A `max_steps_in_episode` field: at least one step, and an int32 like the `state.time` it bounds."""
+    return checked(default, "[1, 2147483647]")
+
+
 @struct.dataclass
 class EnvParams:
     """Base parameters: every env has an episode limit (a traced leaf, so it can vary per copy)."""
 
-    max_steps_in_episode: int = 1
+    max_steps_in_episode: int = episode_limit(1)
 
 
 TEnvState = TypeVar("TEnvState", bound=EnvState)

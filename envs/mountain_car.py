@@ -22,7 +22,8 @@ import numpy as np
 from flax import struct
 
 from jaxrl.envs import spaces
-from jaxrl.envs.core import Environment, EnvParams, EnvState
+from jaxrl.envs.core import Environment, EnvParams, EnvState, episode_limit
+from jaxrl.envs.validation import checked
 
 
 @struct.dataclass
@@ -31,30 +32,31 @@ class MountainCarState(EnvState):
     velocity: jax.Array
 
 
+# The track holds the reset range [-0.6, -0.4]; the continuous action range holds 0 (no force).
 @struct.dataclass
 class MountainCarParams(EnvParams):
-    min_position: float = -1.2
-    max_position: float = 0.6
-    max_speed: float = 0.07
-    goal_position: float = 0.5
-    goal_velocity: float = 0.0
-    force: float = 0.001
-    gravity: float = 0.0025
-    max_steps_in_episode: int = 200
+    min_position: float = checked(-1.2, "(-inf, -0.6]")
+    max_position: float = checked(0.6, "[-0.4, inf)")
+    max_speed: float = checked(0.07, "(0, inf)")
+    goal_position: float = checked(0.5, "(-inf, inf)")
+    goal_velocity: float = checked(0.0, "(-inf, inf)")
+    force: float = checked(0.001, "[0, inf)")
+    gravity: float = checked(0.0025, "[0, inf)")
+    max_steps_in_episode: int = episode_limit(200)
 
 
 @struct.dataclass
 class MountainCarContinuousParams(EnvParams):
-    min_action: float = -1.0
-    max_action: float = 1.0
-    min_position: float = -1.2
-    max_position: float = 0.6
-    max_speed: float = 0.07
-    goal_position: float = 0.45
-    goal_velocity: float = 0.0
-    power: float = 0.0015
-    gravity: float = 0.0025
-    max_steps_in_episode: int = 999
+    min_action: float = checked(-1.0, "(-inf, 0]")
+    max_action: float = checked(1.0, "[0, inf)")
+    min_position: float = checked(-1.2, "(-inf, -0.6]")
+    max_position: float = checked(0.6, "[-0.4, inf)")
+    max_speed: float = checked(0.07, "(0, inf)")
+    goal_position: float = checked(0.45, "(-inf, inf)")
+    goal_velocity: float = checked(0.0, "(-inf, inf)")
+    power: float = checked(0.0015, "[0, inf)")
+    gravity: float = checked(0.0025, "[0, inf)")
+    max_steps_in_episode: int = episode_limit(999)
 
 
 def _reset(key: jax.Array) -> tuple[jax.Array, MountainCarState]:

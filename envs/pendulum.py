@@ -17,7 +17,8 @@ import numpy as np
 from flax import struct
 
 from jaxrl.envs import spaces
-from jaxrl.envs.core import Environment, EnvParams, EnvState
+from jaxrl.envs.core import Environment, EnvParams, EnvState, episode_limit
+from jaxrl.envs.validation import checked
 
 
 @struct.dataclass
@@ -28,13 +29,13 @@ class PendulumState(EnvState):
 
 @struct.dataclass
 class PendulumParams(EnvParams):
-    max_speed: float = 8.0
-    max_torque: float = 2.0
-    dt: float = 0.05
-    g: float = 10.0
-    m: float = 1.0
-    l: float = 1.0  # noqa: E741
-    max_steps_in_episode: int = 200
+    max_speed: float = checked(8.0, "(0, inf)")
+    max_torque: float = checked(2.0, "[0, inf)")
+    dt: float = checked(0.05, "(0, inf)")
+    g: float = checked(10.0, "[0, inf)")
+    m: float = checked(1.0, "(0, inf)")
+    l: float = checked(1.0, "(0, inf)")  # noqa: E741
+    max_steps_in_episode: int = episode_limit(200)
 
 
 def angle_normalize(x: jax.Array) -> jax.Array:

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxrl.envs import spaces
-from jaxrl.envs.core import Environment, EnvParams, EnvState
+from jaxrl.envs.core import Environment, EnvParams, EnvState, episode_limit
 
 
 @struct.dataclass
@@ -44,7 +44,7 @@ class ProbeState(EnvState):
 class ProbeParams(EnvParams):
     """Probes end by termination after one or two steps; the time limit never binds."""
 
-    max_steps_in_episode: int = 1000
+    max_steps_in_episode: int = episode_limit(1000)
 
 
 class ProbeEnvironment(Environment[ProbeState, ProbeParams]):

@@ -17,6 +17,7 @@ import inspect
 from typing import Any
 
 from jaxrl.envs.core import Environment, EnvParams
+from jaxrl.envs.validation import validate
 
 # Built-ins are lazy "module:attr" strings so that `import jaxrl` imports no env module.
 _REGISTRY: dict[str, Any] = {
@@ -98,8 +99,8 @@ def make(name: str, **overrides: Any) -> tuple[Environment, EnvParams]:
     """Build an environment and its default parameters.
 
     Keyword arguments that name a field of the env's params replace it in the returned params
-    (e.g. `make("CartPole-v1", max_steps_in_episode=200)`); the others go to the constructor.
-    Returns `(env, params)`.
+    (e.g. `make("CartPole-v1", max_steps_in_episode=200)`), checked against the rules the fields
+    declare (ValueError naming the field); the others go to the constructor. Returns `(env, params)`.
     """
     if not isinstance(name, str):
         raise TypeError(f"make() takes an environment name string, got {type(name).__name__} {name!r}.")
@@ -149,6 +150,7 @@ def _instantiate(name: str, entry: Any, overrides: dict[str, Any]) -> tuple[Envi
     params = env.default_params
     if param_overrides:
         params = params.replace(**param_overrides)
+        validate(params, name)
     return env, params
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from jaxrl import compare, rundir, stats
-from jaxrl.config import resolve
+from jaxrl.config import check_seed, resolve
 from jaxrl.training import train
 
 
@@ -57,6 +57,7 @@ def run_adastop(specs: Sequence[AgentSpec], out: str | Path, n: int = 5, K: int 
     names = [s.name for s in specs]
     if len(specs) < 2 or len(set(names)) != len(names):
         raise ValueError(f"--run needs at least 2 agents with distinct names, got {names}.")
+    check_seed(seed)
     for spec in specs:  # every mistake in any spec before anything trains
         resolve(spec.algo, spec.env, spec.settings, total_timesteps=total_timesteps)
     out = Path(out)

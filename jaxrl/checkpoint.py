@@ -135,7 +135,7 @@ class CheckpointWriter:
             cause = _os_error(exc)
             if cause is None:
                 raise
-            shutil.rmtree(staging, ignore_errors=True)  # give back the space the partial write took
+            _remove_staging(staging)  # give back the space the partial write took
             raise CheckpointWriteError(self._failure_message(step, cause)) from exc
         for old in list_steps(self.directory)[: -self.keep]:
             if old < step:
@@ -313,14 +313,27 @@ def _read_private(folder: Path) -> dict[str, Any]:
 
 
 def _os_error(exc: BaseException | None) -> OSError | None:
-    """The OSError behind `exc` (itself, or one it was raised from), or None."""
+    """The OSError behind `exc` (itself, or one it was raised from), or None.
+
+    Orbax writes arrays through tensorstore, which reports a failed write as a ValueError whose
+    message ends in `[os_error_code='28']`; that becomes the OSError it stands for.
+    """
     seen = set()
     while exc is not None and id(exc) not in seen:
         if isinstance(exc, OSError):
             return exc
+        code = re.search(r"\[os_error_code='(\d+)'\]", str(exc))
+        if code:
+            return OSError(int(code[1]), os.strerror(int(code[1])))
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
     return None
+
+
+def _remove_staging(staging: Path) -> None:
+    """Delete an unfinished write: `staging` and the temporary folders orbax made next to it."""
+    for path in [staging, *staging.parent.glob(f"{staging.name}.orbax-checkpoint-tmp*")]:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _is_key(leaf: Any) -> bool:

@@ -270,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
             from jaxrl.plots import plot_runs
 
             if command.out is not None:
-                _check_writable_file("--out", command.out)
+                _check_writable_file("--out", command.out, f"{command.metric}.png")
             print(f"wrote {plot_runs(command.run_dirs, command.metric, command.out)}")
             return 0
         if isinstance(command, Envs):
@@ -413,8 +413,11 @@ def _report(s: dict) -> None:
 def _eval(cmd: Eval) -> int:
     import numpy as np
 
+    from jaxrl.config import check_seed
     from jaxrl.policy import evaluate_run
 
+    if cmd.seed is not None:
+        check_seed(cmd.seed)
     result = evaluate_run(cmd.run_dir, episodes=cmd.episodes, env=cmd.env, step=cmd.step,
                           deterministic=not cmd.stochastic, seed=cmd.seed)
     returns, success = result["returns"], result["success"]
@@ -441,6 +444,7 @@ def _compare(cmd: Compare) -> int:
     from pathlib import Path
 
     from jaxrl import compare
+    from jaxrl.config import check_seed
 
     if sum(map(bool, (cmd.paths or cmd.label, cmd.scores, cmd.run))) != 1:
         raise ValueError("compare takes run/sweep directories (or --label NAME=DIR,...), --scores FILE.csv, or "
@@ -451,6 +455,7 @@ def _compare(cmd: Compare) -> int:
         raise ValueError(f"--reps must be >= 100 and --confidence in (0, 1), got {cmd.reps} and {cmd.confidence}.")
     if cmd.adastop and (cmd.n < 1 or cmd.K < 1 or not 0 < cmd.alpha < 1):
         raise ValueError(f"AdaStop needs --n >= 1, --K >= 1 and --alpha in (0, 1), got {cmd.n}, {cmd.K}, {cmd.alpha}.")
+    check_seed(cmd.seed)
     normalization = {env: _range(env, text) for env, text in _pairs("--normalize", cmd.normalize, "ENV=MIN:MAX").items()}
     out = Path(cmd.out)
     if out.exists() and not out.is_dir():
@@ -509,7 +514,7 @@ def _runs(cmd: Runs) -> int:
     from jaxrl.catalogue import catalogue, format_catalogue, write_csv
 
     if cmd.csv:
-        _check_writable_file("--csv", cmd.csv)
+        _check_writable_file("--csv", cmd.csv, "runs.csv")
     rows = catalogue(cmd.paths)
     if cmd.sort not in rows[0]:
         raise ValueError(f"--sort {cmd.sort!r} is not a column; columns: {', '.join(rows[0])}.")
@@ -521,13 +526,13 @@ def _runs(cmd: Runs) -> int:
     return 0
 
 
-def _check_writable_file(flag: str, path: str) -> None:
+def _check_writable_file(flag: str, path: str, example: str) -> None:
     """Raise ValueError unless `path` can be written: its folder exists and it is not a folder."""
     from pathlib import Path
 
     target = Path(path)
     if target.is_dir():
-        raise ValueError(f"{flag} {path!r} is a folder; give a file name (e.g. {target / 'out.png'}).")
+        raise ValueError(f"{flag} {path!r} is a folder; give a file name (e.g. {target / example}).")
     if not target.parent.is_dir():
         raise ValueError(f"{flag} {path!r}: the folder {str(target.parent)!r} does not exist; create it first "
                          "or choose another path.")

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from jaxrl import catalogue, stats
+from jaxrl.config import check_seed
 
 # (min, max) episode return of the built-in envs, for normalised aggregates over several envs: the
 # worst return a policy gets in practice (a time-out, or a random policy's typical return) and the
@@ -109,6 +110,7 @@ def compare(scores: Scores, normalization: Mapping[str, tuple[float, float]] | N
             confidence: float = 0.95, seed: int = 0) -> Comparison:
     """Mean, median and IQM with stratified bootstrap CIs per env and aggregated over envs, and the
     probability of improvement of every ordered pair of agents."""
+    check_seed(seed)
     envs = scores.envs
     norm = {env: tuple(map(float, (normalization or {}).get(env, REFERENCE_SCORES.get(env, (math.nan,) * 2))))
             for env in envs}
@@ -137,6 +139,7 @@ def compare(scores: Scores, normalization: Mapping[str, tuple[float, float]] | N
 def adastop_decisions(scores: Scores, n: int, K: int, alpha: float, seed: int = 0) -> dict[str, dict[str, Any]]:
     """AdaStop on each env's final scores, taking seeds in file order, n per agent per interim:
     `{env: {"decisions": [PairDecision], "finished": bool, "seeds_needed": {agent: SeedsNeeded}}}`."""
+    check_seed(seed)
     out = {}
     for env in scores.envs:
         by_agent = {a: list(by_env[env]) for a, by_env in scores.final.items() if env in by_env}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib.resources
+import numbers
 import tomllib
 import typing
 from typing import Any
@@ -30,7 +31,7 @@ class RunSettings:
     eval_episodes: int = checked(32, ">= 1")  # episodes of the final (and periodic) deterministic evaluation
     num_logs: int = checked(20, ">= 1")  # logged points (compiled chunks) over the run
     eval_every: int = checked(1, ">= 0")  # evaluate every this many logged points (0: only at the end)
-    eval_seed: int = 12345  # the fixed key of every evaluation
+    eval_seed: int = checked(12345, "[0, 4294967296)")  # the fixed key of every evaluation (< 2**32)
     checkpoint_every: int = checked(5, ">= 0")  # checkpoint every this many logged points (0: only at the end)
     keep_checkpoints: int = checked(3, ">= 1")  # how many of the newest checkpoints to keep
 
@@ -186,6 +187,14 @@ def with_members(resolved: ResolvedConfig, seeds: typing.Sequence[int], members:
             raise ConfigError(str(exc)) from None
         built.append(hparams)
     return dataclasses.replace(resolved, seeds=tuple(int(s) for s in seeds), member_hparams=tuple(built))
+
+
+def check_seed(seed: Any, name: str = "seed") -> int:
+    """`seed` as an int; ConfigError naming `name` unless it is an int in [0, 2**32), the range of
+    every seed jaxrl turns into a key or a host random generator."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**32:
+        raise ConfigError(f"{name} must be an int in [0, 2**32), got {seed!r}.")
+    return int(seed)
 
 
 def _seed_list(seeds: int | typing.Sequence[int]) -> tuple[int, ...]:

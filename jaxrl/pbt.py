@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from jaxrl.agents import get_agent
-from jaxrl.config import ConfigError, ResolvedConfig
+from jaxrl.config import ConfigError, ResolvedConfig, check_seed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +33,7 @@ class PBT:
         """Raise ConfigError unless this sweep can run as PBT."""
         if not 0 < self.fraction <= 0.5 or not 0 < self.perturb < 1 or self.every < 1:
             raise ConfigError(f"PBT needs 0 < fraction <= 0.5, 0 < perturb < 1 and every >= 1, got {self}.")
+        check_seed(self.seed, "PBT seed")
         if len(groups) != 1:
             raise ConfigError(
                 f"PBT evolves one population, but the swept settings make {len(groups)} static groups (different "

@@ -49,6 +49,8 @@ def plot_runs(run_dirs: Sequence[str | Path], metric: str = "eval_return", out: 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if not run_dirs:
+        raise ValueError("plot needs at least one run directory (RUN_DIR ...).")
     runs = [read_run_metrics(d) for d in run_dirs]
     columns = sorted(set.union(*(set(rows[0]) for rows in runs)) - {"step", "seed", "member"})
     if metric not in columns:

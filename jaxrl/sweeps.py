@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from jaxrl import rundir
-from jaxrl.config import ConfigError, ResolvedConfig, hparams_dict, resolve, with_members
+from jaxrl.config import ConfigError, ResolvedConfig, check_seed, hparams_dict, resolve, with_members
 from jaxrl.envs import make
 
 
@@ -115,7 +115,7 @@ def expand(grid: Mapping[str, Sequence[Any]] | None, random: int, ranges: Mappin
                           f"{sorted(ranges) or 'nothing'}.")
     points = [dict(zip(grid, combo)) for combo in itertools.product(*grid.values())]
     if random:
-        rng = np.random.default_rng(sample_seed)
+        rng = np.random.default_rng(check_seed(sample_seed, "sample_seed"))
         samples = [{k: r.sample(rng) for k, r in ranges.items()} for _ in range(random)]
         points = [{**p, **s} for p in points for s in samples]
     seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]

@@ -166,6 +166,49 @@ class BreaksUnderVmap(ConstantReward):
         return obs, state, reward, terminated, info
 
 
+class IntRewardStep(TwoStepCredit):
+    """A wrapper-style step (no base-class cast) that returns an int32 reward."""
+
+    def step(self, key, state, action, params=None):
+        obs, state, reward, terminated, truncated, info = super().step(key, state, action, params)
+        return obs, state, reward.astype(jnp.int32), terminated, truncated, info
+
+
+class Float64RewardStep(TwoStepCredit):
+    """Returns a float64 reward once jax_enable_x64 is on (float32 otherwise)."""
+
+    def step(self, key, state, action, params=None):
+        obs, state, reward, terminated, truncated, info = super().step(key, state, action, params)
+        return obs, state, reward.astype(jnp.float64), terminated, truncated, info
+
+
+class VectorReward(ConstantReward):
+    """A [1]-shaped reward instead of a scalar (the base class keeps its shape)."""
+
+    def step_env(self, key, state, action, params):
+        obs, state, reward, terminated, info = super().step_env(key, state, action, params)
+        return obs, state, jnp.reshape(reward, (1,)), terminated, info
+
+
+class IntFlagsStep(TwoStepCredit):
+    def step(self, key, state, action, params=None):
+        obs, state, reward, terminated, truncated, info = super().step(key, state, action, params)
+        return obs, state, reward, terminated.astype(jnp.int32), truncated, info
+
+
+class Float64Observation(TwoStepCredit):
+    """float64 observations from reset and step once jax_enable_x64 is on; the space says float32."""
+
+    def reset_env(self, key, params):
+        obs, state = super().reset_env(key, params)
+        return obs.astype(jnp.float64), state
+
+    def step_env(self, key, state, action, params):
+        obs, state, reward, terminated, info = super().step_env(key, state, action, params)
+        return obs.astype(jnp.float64), state, reward, terminated, info
+
+
+@pytest.mark.filterwarnings("ignore:Explicitly requested dtype float64")  # astype(float64) with x64 off
 @pytest.mark.parametrize(
     "env_cls, match",
     [
@@ -187,6 +230,12 @@ class BreaksUnderVmap(ConstantReward):
         (NoAutoReset, r"state\.time is 2, not 0, right after an episode end"),
         (NeverTruncates, r"truncated is False after 1 steps with max_steps_in_episode=1"),
         (WrongFinalObservation, r"final_observation'\] differs from the returned observation"),
+        (IntRewardStep, r"reward must be a float32 scalar, got int32\[\]\.$"),
+        (Float64RewardStep, r"reward must be a float32 scalar, got float64\[\] with jax_enable_x64 on\.$"),
+        (VectorReward, r"reward must be a float32 scalar, got float32\[1\]\.$"),
+        (IntFlagsStep, r"terminated must be a bool scalar, got int32\[\]\.$"),
+        (Float64Observation, r"the reset observation does not match observation_space with jax_enable_x64 on: obs is "
+                             r"float64\[1\], the space says float32\[1\]\.$"),
     ],
 )
 def test_check_env_fails_clearly_on_broken_envs(env_cls: type, match: str) -> None:
@@ -205,3 +254,21 @@ def test_check_env_reports_skips_for_wrappers() -> None:
     report = check_env(env, **SMALL)
     assert "truncation" in report.passed and "time" in report.passed
     assert "auto_reset" in report.skipped and "overrides step" in report.skipped["auto_reset"]
+
+
+class LooseStepEnvDtypes(TwoStepCredit):
+    """step_env returns an int32 reward and int32 terminated flags."""
+
+    def step_env(self, key, state, action, params):
+        obs, state, reward, terminated, info = super().step_env(key, state, action, params)
+        return obs, state, reward.astype(jnp.int32), terminated.astype(jnp.int32), info
+
+
+def test_base_step_casts_what_step_env_returns_to_the_contract():
+    """`Environment.step` casts step_env's reward to float32 and its flags to bool (any x64 setting), so
+    such an env meets the contract and passes; check_env judges what `step` returns."""
+    env = LooseStepEnvDtypes()
+    check_env(env, **SMALL)
+    obs, state = env.reset(jax.random.key(0))
+    _, _, reward, terminated, truncated, _ = env.step(jax.random.key(1), state, jnp.int32(0))
+    assert (reward.dtype, terminated.dtype, truncated.dtype) == (jnp.float32, jnp.bool_, jnp.bool_)

@@ -2,8 +2,12 @@
 corrupt steps are skipped with a warning; the non-finite guard never checkpoints bad state."""
 
 import functools
+import os
 import shutil
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -124,6 +128,62 @@ def test_keeps_newest_and_skips_incomplete_or_corrupt_checkpoints(tmp_path):
         warnings.simplefilter("always")
         assert checkpoint.restore(tmp_path, abstract) is None
     assert sum("Skipping unusable" in str(w.message) for w in caught) == 2
+
+
+def _save_until_the_disk_fills(disk: str, out: str) -> None:
+    """Run in a child process on the small file system `disk`: checkpoint 10 is saved, the disk is
+    filled to half a checkpoint's room, checkpoint 20 fails, checkpoint 10 restores bit for bit from
+    the full disk. Prints the error; copies the checkpoint folder to `out` (the mount ends with the child)."""
+    state, abstract = _initial_state("ppo")
+    folder = Path(disk) / "checkpoints"
+    _save(folder, [10], state)
+    room = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    stat = os.statvfs(disk)
+    (Path(disk) / "filler").write_bytes(bytes(stat.f_bavail * stat.f_frsize - room // 2))
+    with pytest.raises(checkpoint.CheckpointWriteError) as info:
+        _save(folder, [20], state)
+    restored = checkpoint.restore(folder, abstract)
+    assert restored.step == 10
+    _assert_identical(state, restored.state)
+    print(info.value)
+    shutil.copytree(folder, out)
+
+
+def _in_private_tmpfs(disk: Path, size: str) -> list[str]:
+    """The command prefix that runs a command with a `size` tmpfs at `disk`, in a mount namespace of
+    its own (gone with the command); skips the test where this process may not mount one."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        pytest.skip("no unshare command to mount a small file system in a private mount namespace")
+    prefix = [unshare, "--mount", *([] if os.geteuid() == 0 else ["--map-root-user"]), "sh", "-c",
+              f'mount -t tmpfs -o size={size} tmpfs "$0" && exec "$@"', str(disk)]
+    probe = subprocess.run([*prefix, "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"mounting a tmpfs is not permitted here: {probe.stderr.strip()}")
+    return prefix
+
+
+def test_a_really_full_disk_keeps_the_previous_checkpoint(tmp_path):
+    """A tmpfs of 1 MiB filled during a save: tensorstore's own out-of-space error becomes the clear
+    CheckpointWriteError, the partial write is removed and checkpoint 10 restores bit for bit (in
+    the child, from the full disk; here, from its copy)."""
+    disk, out = tmp_path / "disk", tmp_path / "after"
+    disk.mkdir()
+    script = "import sys, test_checkpoint; test_checkpoint._save_until_the_disk_fills(*sys.argv[1:])"
+    path = [str(Path(__file__).parent), *filter(None, [os.environ.get("PYTHONPATH")])]
+    proc = subprocess.run([*_in_private_tmpfs(disk, "1m"), sys.executable, "-c", script, str(disk), str(out)],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(path)},
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    message = proc.stdout.strip().splitlines()[-1]
+    assert message.startswith(f"Could not write checkpoint 20 in '{disk / 'checkpoints'}': the disk is full (No "
+                              "space left on device). The incomplete write was removed"), message
+    assert f"the last good checkpoint is step 10, in '{disk / 'checkpoints' / '10'}'" in message
+    assert sorted(os.listdir(out)) == ["10"]  # no staging folder of orbax or ours left taking space
+    state, abstract = _initial_state("ppo")
+    restored = checkpoint.restore(out, abstract)
+    assert restored.step == 10
+    _assert_identical(state, restored.state)
 
 
 def test_checkpoint_of_another_state_is_refused(tmp_path):

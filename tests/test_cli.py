@@ -135,6 +135,17 @@ def test_check_env_by_import_path(tmp_path):
         (["plot", "RUN", "--out", "MISSING/x.png"], "the folder 'MISSING' does not exist"),
         (["runs", "RUN", "--csv", "MISSING/x.csv"], "the folder 'MISSING' does not exist"),
         (["compare", "RUN", "RUN", "--out", "FILE"], "--out 'FILE' is a file; give a folder"),
+        (["eval", "RUN", "--seed", "-1"], "seed must be an int in [0, 2**32), got -1."),
+        (["eval", "RUN", "--seed", str(2**32)], f"seed must be an int in [0, 2**32), got {2**32}."),
+        (["train", "ppo", "--set", "eval_seed=-1"], "PPO: eval_seed must be in [0, 4294967296), got -1."),
+        (["sweep", "ppo", "--random", "2", "--range", "learning_rate=1e-4:1e-3", "--sample-seed", "-1"],
+         "sample_seed must be an int in [0, 2**32), got -1."),
+        (["compare", "RUN", "RUN", "--seed", "-1"], "seed must be an int in [0, 2**32), got -1."),
+        (["compare", "--adastop", "--run", "a=ppo@CartPole-v1", "b=ppo@CartPole-v1", "--seed", "-1", "--out", "RUN"],
+         "seed must be an int in [0, 2**32), got -1."),
+        (["train", "ppo", "--set", "env.masscart=-1"], "CartPole-v1: masscart must be in (0, inf), got -1."),
+        (["plot"], "plot needs at least one run directory (RUN_DIR ...)."),
+        (["runs", "RUN", "--csv", "RUN"], "RUN/runs.csv)."),
     ],
 )
 def test_careless_commands_fail_before_compiling_in_one_paragraph(args, message, tmp_path, capsys):
@@ -152,3 +163,22 @@ def test_careless_commands_fail_before_compiling_in_one_paragraph(args, message,
     assert err.startswith("jaxrl: error: ") and err.count("\n") == 1
     assert message in err
     assert not out.exists()  # nothing written, nothing compiled
+    assert not any((tmp_path / "RUN").iterdir())  # nor trained into the folder given
+
+
+def test_bad_seeds_get_the_same_message_from_the_python_api():
+    from jaxrl import compare, pbt, sweeps
+    from jaxrl.config import ConfigError, check_seed, resolve
+
+    for seed in (-1, 2**32, 1.5, True):
+        with pytest.raises(ConfigError, match=rf"^seed must be an int in \[0, 2\*\*32\), got {seed!r}\.$"):
+            check_seed(seed)
+    assert check_seed(2**32 - 1) == 2**32 - 1
+    with pytest.raises(ConfigError, match=r"^seed must be an int in \[0, 2\*\*32\), got -1\.$"):
+        compare.compare(compare.Scores({}), seed=-1)
+    with pytest.raises(ConfigError, match=r"^sample_seed must be an int in \[0, 2\*\*32\), got -1\.$"):
+        sweeps.expand({}, 2, {"learning_rate": sweeps.Range(1e-4, 1e-3)}, 1, sample_seed=-1)
+    with pytest.raises(ConfigError, match=r"^PBT seed must be an int in \[0, 2\*\*32\), got -1\.$"):
+        pbt.PBT(seed=-1).check([], swept=[])
+    with pytest.raises(ConfigError, match=r"^PPO: eval_seed must be in \[0, 4294967296\), got -1\.$"):
+        resolve("ppo", "CartPole-v1", {"eval_seed": -1})
