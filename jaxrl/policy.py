@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl import checkpoint, rundir
-from jaxrl.config import ResolvedConfig
+from jaxrl.config import ResolvedConfig, check_seed
 from jaxrl.config import from_dict as config_from_dict
 from jaxrl.envs import make, spaces
 from jaxrl.population import build_agent, eval_discount, make_evaluate, member_inputs
@@ -123,6 +123,8 @@ def evaluate_run(
     (NaN where the env reports none), each `[num_seeds, episodes]`, and "seeds", "step", "env",
     "episodes". The same `seed` gives the same episodes, so two runs are judged on the same ones.
     """
+    if seed is not None:
+        check_seed(seed)
     run = restore_policy(run_dir, step)
     episodes = run.config.run.eval_episodes if episodes is None else int(episodes)
     if episodes < 1:

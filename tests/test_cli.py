@@ -182,3 +182,7 @@ def test_bad_seeds_get_the_same_message_from_the_python_api():
         pbt.PBT(seed=-1).check([], swept=[])
     with pytest.raises(ConfigError, match=r"^PPO: eval_seed must be in \[0, 4294967296\), got -1\.$"):
         resolve("ppo", "CartPole-v1", {"eval_seed": -1})
+    from jaxrl.policy import evaluate_run
+
+    with pytest.raises(ConfigError, match=r"^seed must be an int in \[0, 2\*\*32\), got -1\.$"):
+        evaluate_run("no-such-run", seed=-1)  # refused before the run directory is read
