@@ -32,6 +32,14 @@ REFERENCE_SCORES = {
     "MountainCar-v0": (-200.0, 0.0),
     "MountainCarContinuous-v0": (-100.0, 100.0),
     "Pendulum-v1": (-1600.0, 0.0),
+    # velocity-masked variants: the full envs' ranges
+    "CartPole-v1-po": (0.0, 500.0),
+    "Acrobot-v1-po": (-500.0, 0.0),
+    "MountainCar-v0-po": (-200.0, 0.0),
+    "Pendulum-v1-po": (-1600.0, 0.0),
+    # POPGym-style memory tasks: every answer wrong (-1) to every answer right (1)
+    **{f"{task}-{size}": (-1.0, 1.0) for task in ("RepeatPrevious", "RepeatFirst", "CountRecall")
+       for size in ("easy", "medium", "hard")},
 }
 ESTIMATORS = {"mean": stats.mean, "median": stats.median, "iqm": stats.iqm}
 ALL = "all"
