@@ -124,18 +124,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"env throughput ({mode_name}, {reps} reps)", flush=True)
         rows = env_throughput.run(mode["cells"], reps, mode["env_budget"], mode["env_min_time"],
                                   with_envpool="envpool" in mode["peers"], log=_log)
-        results["env"] = {"mode": mode_name, "reps": reps, "date": now, "rows": rows}
+        results["env"] = {"cpu": results["machine"]["cpu"], "mode": mode_name, "reps": reps, "date": now, "rows": rows}
         _save(saved, results, path)
     if args.only in (None, "ppo"):
         print(f"PPO ({mode_name}, {reps} reps)", flush=True)
         out = ppo.run(mode["ppo_seeds"], mode["ppo_timesteps"], mode["sb3_timesteps"], reps, mode["cli_reps"], log=_log)
-        results["ppo"] = {"mode": mode_name, "reps": reps, "date": now, **out}
+        results["ppo"] = {"cpu": results["machine"]["cpu"], "mode": mode_name, "reps": reps, "date": now, **out}
         _save(saved, results, path)
     if args.only in (None, "sweep"):
         sweep_reps = args.reps or mode["sweep_reps"]  # whole sweeps are long: 1 repetition unless asked
         print(f"sweep ({mode_name}, {sweep_reps} reps)", flush=True)
         out = sweep.run(mode["sweep_timesteps"], sweep_reps, mode["sizes"], mode["scaling_timesteps"], log=_log)
-        results["sweep"] = {"mode": mode_name, "reps": sweep_reps, "date": now, **out}
+        results["sweep"] = {"cpu": results["machine"]["cpu"], "mode": mode_name, "reps": sweep_reps, "date": now, **out}
         _save(saved, results, path)
     if args.only in (None, "offpolicy"):
         algos = tuple(args.algos.split(",")) if args.algos else tuple(offpolicy.JAXRL)
@@ -149,12 +149,12 @@ def main(argv: list[str] | None = None) -> int:
         out["rows"] = sorted(kept + [{**r, "date": now, "mode": mode_name} for r in out["rows"]],
                              key=lambda r: list(offpolicy.JAXRL).index(r["algo"]))
         out["settings"] = {**prev.get("settings", {}), **out["settings"]}
-        results["offpolicy"] = {"mode": mode_name, "reps": reps, "date": now, **out}
+        results["offpolicy"] = {"cpu": results["machine"]["cpu"], "mode": mode_name, "reps": reps, "date": now, **out}
         _save(saved, results, path)
     if args.only in (None, "recurrent"):
         print(f"recurrent PPO ({mode_name}, {reps} reps)", flush=True)
         out = recurrent.run(mode["recurrent_timesteps"], reps, log=_log)
-        results["recurrent"] = {"mode": mode_name, "reps": reps, "date": now, **out}
+        results["recurrent"] = {"cpu": results["machine"]["cpu"], "mode": mode_name, "reps": reps, "date": now, **out}
         _save(saved, results, path)
     print(f"done in {time.perf_counter() - t_start:.0f} s; wrote {path.parent / 'RESULTS.md'} and results.png")
     return 0

@@ -232,20 +232,20 @@ def sections(results: dict, h: str) -> list[str]:
         e = results["env"]
         envpool = any(r.get("envpool_steps_per_s") for r in e["rows"])
         lines += [f"{h} Environment throughput (random actions)", "",
-                  f"Mode `{e['mode']}`, {e['reps']} repetitions, {e['date']}. jaxrl and gymnax: N copies vmapped "
+                  f"Mode `{e['mode']}`, {e['reps']} repetitions, {e['date']}{_cpu(e)}. jaxrl and gymnax: N copies vmapped "
                   "in a jitted `lax.scan` in this process (compile timed once per cell)"
                   + ("; EnvPool: `num_threads = min(cores, N)`, `batch_size = N`." if envpool else "."), "",
                   env_section(e), ""]
     if "ppo" in results:
         p = results["ppo"]
         lines += [f"{h} PPO on CartPole-v1 (PureJaxRL settings)", "",
-                  f"Mode `{p['mode']}`, {p['reps']} repetitions, {p['date']}, {p['total_timesteps']:,} steps per seed. "
+                  f"Mode `{p['mode']}`, {p['reps']} repetitions, {p['date']}{_cpu(p)}, {p['total_timesteps']:,} steps per seed. "
                   "Each run is a fresh process with a cold compile cache. Run time includes one final "
                   "evaluation on both sides.", "", ppo_section(p), ""]
     if "sweep" in results:
         w = results["sweep"]
         lines += [f"{h} Sweeps: a population in one program (PureJaxRL CartPole settings)", "",
-                  f"Mode `{w['mode']}`, {w['reps']} repetitions, {w['date']}, {w['sweep']['total_timesteps']:,} steps "
+                  f"Mode `{w['mode']}`, {w['reps']} repetitions, {w['date']}{_cpu(w)}, {w['sweep']['total_timesteps']:,} steps "
                   f"per member (scaling: {w['scaling_timesteps']:,}). Whole processes, cold compile cache.", "",
                   sweep_section(w), ""]
     if "offpolicy" in results:
@@ -253,7 +253,7 @@ def sections(results: dict, h: str) -> list[str]:
         algos = ", ".join(f"{r['algo'].upper()} on {r['env']}" for r in o["rows"])
         sb3 = any(r.get("sb3_steps_per_s") for r in o["rows"])
         lines += [f"{h} Off-policy: {algos} (rejax's gymnax settings)", "",
-                  f"Mode `{o['mode']}`, {o['reps']} repetitions, {o['date']}, 1 seed; "
+                  f"Mode `{o['mode']}`, {o['reps']} repetitions, {o['date']}{_cpu(o)}, 1 seed; "
                   + ("rejax's own budgets (its `configs/gymnax/<env>.yaml`)" if o["mode"] == "full"
                      else "shorter budgets than rejax's own (steps column)")
                   + ". Each run is a fresh process with a "
@@ -263,7 +263,7 @@ def sections(results: dict, h: str) -> list[str]:
     if "recurrent" in results:
         r = results["recurrent"]
         lines += [f"{h} Recurrent PPO (GRU) vs feed-forward PPO, same env and settings", "",
-                  f"Mode `{r['mode']}`, {r['reps']} repetitions, {r['date']}, {r['rows'][0]['total_timesteps']:,} "
+                  f"Mode `{r['mode']}`, {r['reps']} repetitions, {r['date']}{_cpu(r)}, {r['rows'][0]['total_timesteps']:,} "
                   "steps, 1 seed. Each run is a fresh process with a cold compile cache; steps/s exclude compilation.",
                   "", recurrent_section(r), ""]
     lines += [f"{h} Peer versions", "", table(["peer", "versions"],
@@ -272,6 +272,10 @@ def sections(results: dict, h: str) -> list[str]:
     if results.get("notes"):
         lines += [f"{h} Notes", ""] + [f"- {n}" for n in results["notes"]] + [""]
     return lines
+
+
+def _cpu(section: dict) -> str:
+    return f" on {section['cpu']}" if section.get("cpu") else ""
 
 
 def _row_dates(section: dict) -> list[str]:
@@ -293,6 +297,9 @@ def write(results: dict, path: Path = HERE / "RESULTS.md") -> None:
         "measured on different machines and never share a ratio.",
         "",
         "## Machine",
+        "",
+        "Of the latest run; sections measured since this was recorded name their CPU after their date "
+        "(the machines are lent by turn and their CPUs differ).",
         "",
         machine_table(results["machine"]),
         "",
@@ -329,8 +336,9 @@ def update_readme(results: dict, path: Path = HERE.parent / "README.md") -> None
     m = results["machine"]
     block = "\n".join([
         README_START,
-        f"Generated from [benchmarks/RESULTS.md](benchmarks/RESULTS.md) ({m['cpu']}, {m['cores']} cores, JAX "
-        f"backend {m['jax_backend']}; each section's command, date and repetitions are there). "
+        f"Generated from [benchmarks/RESULTS.md](benchmarks/RESULTS.md) ({m['cores']} cores, JAX backend "
+        f"{m['jax_backend']}; each section's command, date, repetitions and, where recorded, CPU are there: the "
+        "machines are lent by turn and their CPUs differ). "
         "Ratios are jaxrl / peer:",
         "",
         table(["claim", "target", "measured", ""], targets(results)),

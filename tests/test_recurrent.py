@@ -192,3 +192,14 @@ def test_bad_recurrent_settings_get_one_clear_message(settings, message):
 def test_a_recurrent_option_on_an_agent_without_one_names_those_with_it():
     with pytest.raises(ConfigError, match="dqn has no recurrent .* are ppo, pqn"):
         resolve("dqn", "CartPole-v1", {"network": "gru"})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("env, memoryless_at_most", [("RepeatPrevious-easy", -0.3), ("CartPole-v1-po", 100.0)])
+def test_tuned_gru_solves_the_built_in_memory_tasks_and_the_mlp_does_not(env, memoryless_at_most):
+    """The tuned defaults (experiments/ppo.toml) with their GRU, and the same with network=mlp."""
+    best = {"RepeatPrevious-easy": 1.0, "CartPole-v1-po": 500.0}[env]
+    gru = jaxrl.train("ppo", env, seeds=2, out=None, progress=False)
+    mlp = jaxrl.train("ppo", env, seeds=2, config={"network": "mlp"}, out=None, progress=False)
+    assert min(gru.summary["final_eval_return"]) >= 0.99 * best, gru.summary["final_eval_return"]
+    assert max(mlp.summary["final_eval_return"]) <= memoryless_at_most, mlp.summary["final_eval_return"]
