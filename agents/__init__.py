@@ -15,6 +15,8 @@ _AGENTS = {
     "sac": "jaxrl.agents.sac",
     "td3": "jaxrl.agents.td3",
     "ddpg": "jaxrl.agents.ddpg",
+    "ippo": "jaxrl.agents.ippo",
+    "mappo": "jaxrl.agents.mappo",
 }
 
 

@@ -33,7 +33,9 @@ import jax.numpy as jnp
 
 from jaxrl.agents import validation
 
-# Sums over the finished episodes of an update; the host divides by `episode_count`.
+# Sums over the finished episodes of an update; the host divides by `episode_count`. Any other
+# metric named `episode_<x>_sum` (e.g. a multi-agent learner's `episode_return_agent_0_sum`) is
+# such a sum too and is reported as `episode_<x>`; the rest are averaged over updates.
 EPISODE_METRICS = ("episode_return_sum", "episode_length_sum", "episode_count")
 
 
@@ -83,6 +85,7 @@ class AgentSpec:
     build: Callable[[Any, Any, Any], AgentFns]
     config_checks: Callable[[Any, str], None]  # (config, "PPO"): the checks that span fields
     description: str = ""
+    multi_agent: bool = False  # trains on multi-agent envs (`envs.multi`), and only on those
 
     @property
     def config_fields(self) -> tuple[str, ...]:

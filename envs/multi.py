@@ -149,8 +149,7 @@ class TeamView(Environment):
         agents = self.multi.agents
         team_reward = jnp.mean(jnp.stack([rewards[a] for a in agents]))
         all_terminated = jnp.all(jnp.stack([terminated[a] for a in agents]))
-        info = {**info, "agent_rewards": rewards, "agent_terminated": terminated, "agent_truncated": truncated,
-                "avail_actions": self.multi.avail_actions(state, params)}
+        info = {**info, "agent_rewards": rewards, "agent_terminated": terminated, "agent_truncated": truncated}
         return obs, state, team_reward, all_terminated, truncated[agents[0]], info
 
     def observation_space(self, params: Any) -> spaces.Dict:
@@ -174,6 +173,11 @@ class TeamView(Environment):
         return f"TeamView({self.multi!r})"
 
 
+def single_agent_view(env: Any) -> Any:
+    """`TeamView(env)` for a `MultiAgentEnv`, any other env as it is: what the training loop steps."""
+    return TeamView(env) if isinstance(env, MultiAgentEnv) else env
+
+
 def inner_state(state: Any) -> Any:
     """The env's own state inside any stack of stateful wrappers' states (`WrapperState.env_state`)."""
     while hasattr(state, "env_state"):
@@ -192,4 +196,5 @@ def is_multi_agent(env: Any) -> bool:
         env = inner
 
 
-__all__ = ["EnvParams", "EnvState", "MultiAgentEnv", "TeamView", "global_state_of", "inner_state", "is_multi_agent"]
+__all__ = ["EnvParams", "EnvState", "MultiAgentEnv", "TeamView", "global_state_of", "inner_state", "is_multi_agent",
+           "single_agent_view"]

@@ -17,6 +17,7 @@ import inspect
 from typing import Any
 
 from jaxrl.envs.core import Environment, EnvParams
+from jaxrl.envs.multi import MultiAgentEnv
 from jaxrl.envs.validation import validate
 
 # Built-ins are lazy "module:attr" strings so that `import jaxrl` imports no env module.
@@ -127,10 +128,11 @@ def _instantiate(name: str, entry: Any, overrides: dict[str, Any]) -> tuple[Envi
         env = entry(**ctor_kwargs) if callable(entry) else entry
         if is_gymnax_env(env):
             env = wrap_gymnax(env)
-        if not isinstance(env, Environment):
+        if not isinstance(env, (Environment, MultiAgentEnv)):
             raise TypeError(
-                f"{name!r} produced {type(env).__name__}, which is not a jaxrl.Environment or a gymnax "
-                "Environment. Subclass jaxrl.Environment (reset_env/step_env) or gymnax's Environment."
+                f"{name!r} produced {type(env).__name__}, which is not a jaxrl.Environment, a "
+                "jaxrl.envs.multi.MultiAgentEnv or a gymnax Environment. Subclass jaxrl.Environment "
+                "(reset_env/step_env), MultiAgentEnv, or gymnax's Environment."
             )
         return env
 

@@ -32,7 +32,11 @@ def metric_rows(sums: dict[str, np.ndarray], num_updates: int, step: int, seeds,
             "eval_return": float(eval_returns[i]) if eval_returns is not None else math.nan,
         }
         for name, value in sums.items():
-            if name not in EPISODE_METRICS:
+            if name in EPISODE_METRICS:
+                continue
+            if name.startswith("episode_") and name.endswith("_sum"):  # another per-episode sum (an agent's return)
+                row[name[:-4]] = float(value[i]) / count if count else math.nan
+            else:
                 row[name] = float(value[i]) / num_updates
         rows.append(row)
     return rows

@@ -79,6 +79,21 @@ def _policy_and_value(module: nn.Module, actor_in: jax.Array, critic_in: jax.Arr
     return dist, _dense(1, 1.0)(critic)[..., 0]
 
 
+class MultiAgentActorCritic(nn.Module):
+    """`ActorCritic` whose actor and critic read different inputs (a centralised critic):
+    `(actor_in [..., d], critic_in [..., c]) -> (dist, value [...])`."""
+
+    hidden_sizes: Sequence[int]
+    activation: str = "tanh"
+    num_actions: int | None = None
+    action_dim: int | None = None
+    init_log_std: float = 0.0
+
+    @nn.compact
+    def __call__(self, actor_in: jax.Array, critic_in: jax.Array):
+        return _policy_and_value(self, actor_in, critic_in)
+
+
 class RecurrentActorCritic(nn.Module):
     """An actor-critic with memory (PureJaxRL's PPO-RNN layout): a `size`-wide dense embedding, a
     GRU or LSTM `cell` of `size`, then `ActorCritic`'s actor and critic MLPs and heads on its output.

@@ -17,6 +17,8 @@ from jaxrl.envs import Environment
 
 # Keys of `info` (from the EpisodeStatistics wrapper) carried into the transitions for logging.
 EPISODE_INFO_KEYS = ("episode_return", "episode_length", "episode_done")
+# Keys of `info` a multi-agent env's team view adds (`envs.multi.TeamView`), kept for its learners.
+AGENT_INFO_KEYS = ("agent_rewards", "agent_terminated", "agent_truncated")
 
 
 @struct.dataclass
@@ -24,7 +26,8 @@ class Transition:
     """One batch of steps, each field `[T, B, ...]`.
 
     `next_obs` is the true successor observation (the final observation at episode ends), which is
-    what bootstrapped targets need; `extras` holds what the policy returned (log-probs, values...).
+    what bootstrapped targets need; `extras` holds what the policy returned (log-probs, values...);
+    `agents` the per-agent rewards and flags of a multi-agent env (`AGENT_INFO_KEYS`; else empty).
     """
 
     obs: jax.Array
@@ -35,6 +38,7 @@ class Transition:
     next_obs: jax.Array
     extras: dict[str, jax.Array]
     episode: dict[str, jax.Array]
+    agents: dict[str, Any] = struct.field(default_factory=dict)
 
 
 @struct.dataclass
@@ -112,5 +116,6 @@ def _step_envs(env, env_params, carry: EnvCarry, action, extras, keys) -> tuple[
         next_obs=info["final_observation"],
         extras=extras,
         episode={k: info[k] for k in EPISODE_INFO_KEYS if k in info},
+        agents={k: info[k] for k in AGENT_INFO_KEYS if k in info},
     )
     return EnvCarry(state=state, obs=obs), transition

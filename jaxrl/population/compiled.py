@@ -22,8 +22,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl import backend
-from jaxrl.agents import AgentFns, get_agent
+from jaxrl.agents import AgentFns, get_agent, list_agents
 from jaxrl.config import ResolvedConfig
+from jaxrl.envs.multi import is_multi_agent, single_agent_view
 from jaxrl.envs.wrappers import EpisodeStatistics
 from jaxrl.population import sharding
 from jaxrl.population.members import Layout, placed_inputs
@@ -66,8 +67,23 @@ class Program:
 
 
 def build_agent(resolved: ResolvedConfig, env, env_params) -> AgentFns:
-    """The agent's pure functions for this run (the env wrapped for episode statistics)."""
-    return get_agent(resolved.algo).build(EpisodeStatistics(env), env_params, resolved.config)
+    """The agent's pure functions for this run (the env wrapped for episode statistics; a
+    multi-agent env seen through its `TeamView`). ValueError if the agent and the env disagree on
+    being multi-agent."""
+    spec = get_agent(resolved.algo)
+    if spec.multi_agent != is_multi_agent(env):
+        raise ValueError(_kind_mismatch(spec, resolved.env, env))
+    return spec.build(EpisodeStatistics(single_agent_view(env)), env_params, resolved.config)
+
+
+def _kind_mismatch(spec, env_name: str, env) -> str:
+    multi = [name for name in list_agents() if get_agent(name).multi_agent]
+    if spec.multi_agent:
+        return (f"{spec.name} is a multi-agent algorithm and {env_name} is a single-agent env; train it "
+                f"with {', '.join(n for n in list_agents() if n not in multi)}, or give {spec.name} a "
+                "multi-agent env (jaxrl envs lists them).")
+    return (f"{spec.name} is a single-agent algorithm and {env_name} is a multi-agent env (agents: "
+            f"{', '.join(env.agents)}); train it with {', '.join(multi)}.")
 
 
 def get_program(resolved: ResolvedConfig, env, env_params, lay: Layout, keys, hparams,

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxrl.envs import Environment
+from jaxrl.envs.multi import single_agent_view
 
 
 def make_chunk(update: Callable[[Any, Any], tuple[Any, dict[str, jax.Array]]]):
@@ -109,6 +110,7 @@ def make_evaluate(
     agents on the same env, are comparable. `max_steps` only guards against envs that never end.
     An agent with memory passes its `initial_memory` (and its `act` takes and returns the memory).
     """
+    env = single_agent_view(env)  # a multi-agent env: the team's return, every agent acting
     if initial_memory is None:
         step_policy = lambda policy, memory, obs, key: (memory, act(policy, obs, key, deterministic))
     else:
