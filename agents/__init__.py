@@ -17,6 +17,7 @@ _AGENTS = {
     "ddpg": "jaxrl.agents.ddpg",
     "ippo": "jaxrl.agents.ippo",
     "mappo": "jaxrl.agents.mappo",
+    "pqn_vdn": "jaxrl.agents.pqn_vdn",
 }
 
 

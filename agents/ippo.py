@@ -54,7 +54,7 @@ class IPPOState:
 
 def build(env: Environment, env_params: Any, config: IPPOConfig, centralised: bool = False) -> AgentFns:
     """IPPO's (MAPPO's with `centralised`) `AgentFns` for a `TeamView` of a multi-agent env."""
-    layout = _Layout.of(env.multi, env_params, config.share_params)
+    layout = AgentLayout.of(env.multi, env_params, config.share_params)
     network = MultiAgentActorCritic(
         hidden_sizes=tuple(config.hidden_sizes), activation=config.activation,
         num_actions=layout.num_actions, action_dim=layout.action_dim,
@@ -129,7 +129,7 @@ def build(env: Environment, env_params: Any, config: IPPOConfig, centralised: bo
 
 
 @dataclasses.dataclass(frozen=True)
-class _Layout:
+class AgentLayout:
     """How per-agent dicts map to stacked arrays: agent order, padded sizes, action handling."""
 
     agents: tuple[str, ...]
@@ -141,7 +141,7 @@ class _Layout:
     agent_ids: bool
 
     @staticmethod
-    def of(multi, params, share_params: bool) -> _Layout:
+    def of(multi, params, share_params: bool) -> AgentLayout:
         agents = tuple(multi.agents)
         obs_spaces, act_spaces = multi.observation_spaces(params), multi.action_spaces(params)
         obs_dims = tuple(int(np.prod(obs_spaces[a].shape)) for a in agents)
@@ -149,7 +149,7 @@ class _Layout:
         if kinds == {spaces.Discrete}:
             sizes = [int(act_spaces[a].n) for a in agents]
             valid = np.arange(max(sizes))[None, :] < np.asarray(sizes)[:, None]
-            return _Layout(agents, obs_dims, max(sizes), valid, None, None, share_params)
+            return AgentLayout(agents, obs_dims, max(sizes), valid, None, None, share_params)
         shapes = {tuple(act_spaces[a].shape) for a in agents}
         if kinds != {spaces.Box} or len(shapes) != 1:
             raise ValueError(
@@ -157,7 +157,7 @@ class _Layout:
                 f"{multi.name} has {', '.join(f'{a}: {act_spaces[a]!r}' for a in agents)}."
             )
         boxes = tuple((act_spaces[a].low, act_spaces[a].high, act_spaces[a].shape) for a in agents)
-        return _Layout(agents, obs_dims, None, None, int(np.prod(shapes.pop())), boxes, share_params)
+        return AgentLayout(agents, obs_dims, None, None, int(np.prod(shapes.pop())), boxes, share_params)
 
     @property
     def num_agents(self) -> int:

@@ -109,6 +109,13 @@ def test_multi_agent_ppo_learns_a_cooperative_task(algo, settings):
     assert min(result.summary["final_eval_return"]) >= 4.5, result.summary["final_eval_return"]  # random: ~1.46
 
 
+def test_pqn_vdn_learns_the_cooperative_task():
+    settings = dict(num_envs=16, num_steps=20, num_minibatches=4, learning_rate=3e-3, eval_episodes=16)
+    result = jaxrl.train("pqn_vdn", ENV, seeds=2, total_timesteps=30_000, config=settings, out=None,
+                         progress=False, use_tuned=False)
+    assert min(result.summary["final_eval_return"]) >= 4.5, result.summary["final_eval_return"]
+
+
 def test_per_agent_returns_are_logged_and_eval_reads_the_run(tmp_path):
     jaxrl.train("ippo", ENV, total_timesteps=3200, config=SMALL, out=tmp_path, name="run", progress=False,
                 use_tuned=False)
@@ -149,7 +156,7 @@ def test_a_multi_agent_run_stopped_and_resumed_equals_uninterrupted(tmp_path):
 
 @pytest.mark.parametrize("algo, env, message", [
     ("ppo", ENV, "ppo is a single-agent algorithm and test_multi_agent:CoopMatch is a multi-agent env "
-                 r"\(agents: agent_0, agent_1\); train it with ippo, mappo"),
+                 r"\(agents: agent_0, agent_1\); train it with ippo, mappo, pqn_vdn"),
     ("ippo", "CartPole-v1", "ippo is a multi-agent algorithm and CartPole-v1 is a single-agent env"),
 ])
 def test_an_algorithm_of_the_other_kind_gets_one_message(algo, env, message):
