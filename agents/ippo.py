@@ -6,7 +6,8 @@ of each agent's final observation), one PPO loss over all agents' transitions. B
 share one network and see a one-hot of their index appended to the observation (JaxMARL's IPPO);
 `share_params=False` gives each agent its own network (parameters stacked on an agent axis, one
 vmapped program). Observations of different sizes are zero-padded to the largest, `Discrete` action
-spaces of different sizes are padded and the padding masked out of the policy. MAPPO's critic reads
+spaces of different sizes are padded and the padding masked out of the policy, as are the actions
+the env's `avail_actions` rules out (the team view's observations carry them). MAPPO's critic reads
 the agents' observations concatenated (`envs.multi.global_state_of`) plus the agent one-hot.
 
 Shapes: `B` env copies, `n` agents, `T` steps; observations stacked to `[B, n, d]`.
@@ -31,7 +32,7 @@ from jaxrl.blocks.optim import learning_rate_at
 from jaxrl.blocks.returns import gae
 from jaxrl.blocks.rollout import EnvCarry, reset_envs, rollout
 from jaxrl.envs import Environment, spaces
-from jaxrl.envs.multi import global_state_of
+from jaxrl.envs.multi import AVAIL_ACTIONS, global_state_of
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,7 +67,7 @@ def build(env: Environment, env_params: Any, config: IPPOConfig, centralised: bo
         critic_in = layout.critic_inputs(obs) if centralised else x
         apply = network.apply if config.share_params else jax.vmap(network.apply, in_axes=(0, 1, 1), out_axes=1)
         dist, value = apply(params, x, critic_in)
-        return layout.masked(dist), value
+        return layout.masked(dist, obs), value
 
     def init(key: jax.Array, hparams: PPOHparams) -> IPPOState:
         key, key_net, key_env = jax.random.split(key, 3)
@@ -193,11 +194,22 @@ class AgentLayout:
         ids = jnp.broadcast_to(jnp.eye(self.num_agents), (*x.shape[:-2], self.num_agents, self.num_agents))
         return jnp.concatenate([x, ids], axis=-1)
 
-    def masked(self, dist):
-        """The policy with padded `Discrete` actions given probability zero."""
+    def action_mask(self, obs: dict) -> jax.Array:
+        """`[B, n, A]` bool (`Discrete` actions): the padding off, and the env's action masks where
+        the observation carries them (`envs.multi.AVAIL_ACTIONS`)."""
+        valid = jnp.asarray(self.valid_actions)
+        if AVAIL_ACTIONS not in obs:
+            return valid
+        width = self.num_actions
+        masks = [jnp.pad(obs[AVAIL_ACTIONS][a], ((0, 0), (0, width - obs[AVAIL_ACTIONS][a].shape[-1])))
+                 for a in self.agents]
+        return jnp.stack(masks, axis=1) & valid
+
+    def masked(self, dist, obs: dict):
+        """The policy with unavailable and padded `Discrete` actions given probability zero."""
         if self.valid_actions is None:
             return dist
-        return dist.replace(logits=jnp.where(self.valid_actions, dist.logits, -1e9))
+        return dist.replace(logits=jnp.where(self.action_mask(obs), dist.logits, -1e9))
 
     def env_actions(self, action: jax.Array) -> dict:
         """`[B, n]` (Discrete) or `[B, n, a]` (Box, clipped to each agent's box) -> `{agent: [B, ...]}`."""

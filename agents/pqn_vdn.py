@@ -5,7 +5,8 @@ network shared by the agents (agent one-hot appended, as in `agents.ippo`). Ever
 (`agents.pqn`): epsilon-greedy agents on many env copies, Q(lambda) targets of the team reward
 (the team view's mean of the agents' rewards) bootstrapped from `sum_a max_u Q(next o_a, u)` on the
 true final observations, no buffer, no target network, LayerNorm. Padded actions (agents with fewer
-actions than others) are never chosen, neither greedily nor when exploring.
+actions than others) and those the env's `avail_actions` rules out are never chosen, neither
+greedily nor when exploring.
 
 Shapes: `B` env copies, `n` agents, `A` the largest action count, `T` steps.
 """
@@ -58,14 +59,17 @@ def build(env: Environment, env_params: Any, config: PQNConfig) -> AgentFns:
                        activation=config.activation, layer_norm=config.layer_norm)
 
     def q_values(params, obs: dict) -> jax.Array:
-        """`obs` dict of `[B, ...]` -> each agent's `Q [B, n, A]`, padded actions at `NO_ACTION`."""
-        return jnp.where(layout.valid_actions, network.apply(params, layout.inputs(obs)), NO_ACTION)
+        """`obs` dict of `[B, ...]` -> each agent's `Q [B, n, A]`, unavailable actions at `NO_ACTION`."""
+        return jnp.where(layout.action_mask(obs), network.apply(params, layout.inputs(obs)), NO_ACTION)
 
     def choose(q: jax.Array, epsilon, key: jax.Array) -> dict:
-        """Epsilon-greedy per agent over its own actions (one uniform draw per agent, as PQN's)."""
-        counts = jnp.asarray(layout.valid_actions.sum(axis=-1))  # [n]
+        """Epsilon-greedy per agent over its available actions (one uniform draw per agent, as PQN's):
+        exploring picks the k-th available action, k uniform over their count."""
+        available = q > NO_ACTION / 2
+        counts = available.sum(axis=-1)  # [B, n]
         u = jax.random.uniform(key, q.shape[:-1])
-        explore = jnp.minimum(u / jnp.maximum(epsilon, 1e-12) * counts, counts - 1).astype(jnp.int32)
+        k = jnp.minimum(u / jnp.maximum(epsilon, 1e-12) * counts, counts - 1).astype(jnp.int32)
+        explore = jnp.argmax(jnp.cumsum(available, axis=-1) > k[..., None], axis=-1)
         return layout.env_actions(jnp.where(u < epsilon, explore, jnp.argmax(q, axis=-1)))
 
     def init(key: jax.Array, hparams: PQNHparams) -> VDNState:

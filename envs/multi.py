@@ -12,7 +12,7 @@ flags are dicts keyed by agent name (JaxMARL's and PettingZoo's parallel API):
   every agent; both true: `terminated` wins, no bootstrap).
 * The episode ends when every agent is terminated or at the time limit; then `step` auto-resets
   and `info["final_observation"]` holds every agent's last observation (on other steps it equals
-  `obs`).
+  `obs`); an env with action masks adds `info["final_avail_actions"]`, those of that state.
 * Optional: `avail_actions(state, params) -> {agent: bool [n]}` (action masks of `Discrete`
   spaces; default all available) and `global_state(state, params) -> float32 [d]` (the input of a
   centralised critic; default None: critics read the agents' flattened observations concatenated,
@@ -40,6 +40,7 @@ from jaxrl.envs import spaces
 from jaxrl.envs.core import EnvParams, EnvState, Environment, select_tree
 
 MultiStepResult = tuple[dict, Any, dict, dict, dict, dict]
+AVAIL_ACTIONS = "avail_actions"  # the team view's observation entry for action masks (not an agent)
 
 
 class MultiAgentEnv:
@@ -77,8 +78,10 @@ class MultiAgentEnv:
         state = select_tree(done, state_reset, state_step)
         obs = select_tree(done, obs_reset, obs_step)
         rewards = {a: jnp.asarray(rewards[a], jnp.float32) for a in self.agents}
-        return obs, state, rewards, terminated, {a: limit for a in self.agents}, \
-            {**info, "final_observation": obs_step}
+        info = {**info, "final_observation": obs_step}
+        if type(self).avail_actions is not MultiAgentEnv.avail_actions:  # the final state's masks too
+            info["final_avail_actions"] = self.avail_actions(state_step, params)
+        return obs, state, rewards, terminated, {a: limit for a in self.agents}, info
 
     def reset_env(self, key: jax.Array, params: Any) -> tuple[dict, Any]:
         """Environment-specific reset: `(obs dict, state)` with `state.time == 0`."""
@@ -140,12 +143,28 @@ class TeamView(Environment):
     def default_params(self) -> Any:
         return self.multi.default_params
 
+    @property
+    def has_action_masks(self) -> bool:
+        """Whether the env defines `avail_actions` (then observations carry `AVAIL_ACTIONS`)."""
+        return type(self.multi).avail_actions is not MultiAgentEnv.avail_actions
+
+    def _observe(self, obs: dict, state: Any, params: Any) -> dict:
+        if not self.has_action_masks:
+            return obs
+        return {**obs, AVAIL_ACTIONS: self.multi.avail_actions(state, params)}
+
     def reset(self, key: jax.Array, params: Any = None) -> tuple[dict, Any]:
-        return self.multi.reset(key, params)
+        params = self.multi.default_params if params is None else params
+        obs, state = self.multi.reset(key, params)
+        return self._observe(obs, state, params), state
 
     def step(self, key: jax.Array, state: Any, action: dict, params: Any = None):
         params = self.multi.default_params if params is None else params
         obs, state, rewards, terminated, truncated, info = self.multi.step(key, state, action, params)
+        obs = self._observe(obs, state, params)
+        if self.has_action_masks:
+            info = {**info, "final_observation": {**info["final_observation"],
+                                                  AVAIL_ACTIONS: info.pop("final_avail_actions")}}
         agents = self.multi.agents
         team_reward = jnp.mean(jnp.stack([rewards[a] for a in agents]))
         all_terminated = jnp.all(jnp.stack([terminated[a] for a in agents]))
@@ -153,7 +172,12 @@ class TeamView(Environment):
         return obs, state, team_reward, all_terminated, truncated[agents[0]], info
 
     def observation_space(self, params: Any) -> spaces.Dict:
-        return spaces.Dict(self.multi.observation_spaces(params))
+        obs_spaces = dict(self.multi.observation_spaces(params))
+        if self.has_action_masks:
+            obs_spaces[AVAIL_ACTIONS] = spaces.Dict({
+                a: spaces.Box(0, 1, (space.n,), jnp.bool_) for a, space in self.multi.action_spaces(params).items()
+                if isinstance(space, spaces.Discrete)})
+        return spaces.Dict(obs_spaces)
 
     def action_space(self, params: Any) -> spaces.Dict:
         return spaces.Dict(self.multi.action_spaces(params))
@@ -196,5 +220,5 @@ def is_multi_agent(env: Any) -> bool:
         env = inner
 
 
-__all__ = ["EnvParams", "EnvState", "MultiAgentEnv", "TeamView", "global_state_of", "inner_state", "is_multi_agent",
+__all__ = ["EnvParams", "EnvState", "AVAIL_ACTIONS", "MultiAgentEnv", "TeamView", "global_state_of", "inner_state", "is_multi_agent",
            "single_agent_view"]

@@ -64,6 +64,46 @@ class CoopMatch(MultiAgentEnv):
         return self._obs(state), state, {"agent_0": reward, "agent_1": reward}, {"agent_0": no, "agent_1": no}, {}
 
 
+class MaskedMatch(CoopMatch):
+    """CoopMatch where agent_0 may only name its target and agent_1 any of its first three actions."""
+
+    def avail_actions(self, state, params):
+        return {"agent_0": jnp.arange(3) == state.target[0], "agent_1": jnp.arange(4) < 3}
+
+
+def test_action_masks_travel_in_the_team_views_observations():
+    env, params = jaxrl.make("test_multi_agent:MaskedMatch")
+    team = TeamView(env)
+    assert "avail_actions" in team.observation_space(params).spaces
+    obs, state = team.reset(jax.random.key(0), params)
+    np.testing.assert_array_equal(obs["avail_actions"]["agent_0"], jnp.arange(3) == state.target[0])
+    actions = {"agent_0": jnp.int32(0), "agent_1": jnp.int32(0)}
+    for t in range(5):
+        obs, state, _, _, _, info = team.step(jax.random.key(t), state, actions, params)
+    assert set(info["final_observation"]["avail_actions"]) == {"agent_0", "agent_1"}
+    assert "avail_actions" not in TeamView(jaxrl.make(ENV)[0]).observation_space(params).spaces
+
+
+@pytest.mark.parametrize("algo", ["ippo", "mappo", "pqn_vdn"])
+def test_agents_never_take_an_unavailable_or_padded_action(algo):
+    from jaxrl.config import resolve
+    from jaxrl.population import build_agent, member_inputs
+
+    resolved = resolve(algo, "test_multi_agent:MaskedMatch", {"num_envs": 4, "num_steps": 4, "num_minibatches": 2},
+                       use_tuned=False)
+    fns = build_agent(resolved, *jaxrl.make(resolved.env))
+    keys, hparams = member_inputs(resolved)
+    state = jax.tree.map(lambda x: x[0], jax.vmap(fns.init)(keys, hparams))
+    policy = fns.policy(state)
+    if algo == "pqn_vdn":
+        policy = policy.replace(epsilon=jnp.float32(1.0))  # explore every step
+    obs = state.env.obs
+    actions = jax.vmap(lambda k: fns.act(policy, obs, k, False))(jax.random.split(jax.random.key(0), 64))
+    targets = state.env.state.env_state.target[:, 0]
+    assert np.all(np.asarray(actions["agent_0"]) == np.asarray(targets)[None])
+    assert np.all(np.asarray(actions["agent_1"]) < 3)
+
+
 def test_the_team_view_steps_every_agent_and_reports_the_team():
     env, params = jaxrl.make(ENV)
     assert is_multi_agent(env) and not is_multi_agent(jaxrl.make("CartPole-v1")[0])
