@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import importlib
 
-from jaxrl.agents.base import EPISODE_METRICS, AgentFns, AgentSpec, MemoryOptions
+from jaxrl.agents.base import EPISODE_METRICS, AgentFns, AgentSpec
 
 # Lazy so that importing one agent does not import the others.
 _AGENTS = {
@@ -37,7 +37,7 @@ def list_agents() -> list[str]:
 
 def agents_with_memory() -> list[str]:
     """The agents whose Config offers a recurrent policy (`network="gru"`/`"lstm"`)."""
-    return [name for name in sorted(_AGENTS) if issubclass(get_agent(name).config_cls, MemoryOptions)]
+    return [name for name in sorted(_AGENTS) if get_agent(name).recurrent]
 
 
 __all__ = ["EPISODE_METRICS", "AgentFns", "AgentSpec", "agents_with_memory", "get_agent", "list_agents"]

@@ -86,6 +86,7 @@ class AgentSpec:
     config_checks: Callable[[Any, str], None]  # (config, "PPO"): the checks that span fields
     description: str = ""
     multi_agent: bool = False  # trains on multi-agent envs (`envs.multi`), and only on those
+    recurrent: bool = False  # offers network="gru"/"lstm" (its Config has `MemoryOptions`)
 
     @property
     def config_fields(self) -> tuple[str, ...]:

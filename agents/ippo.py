@@ -56,6 +56,10 @@ class IPPOState:
 def build(env: Environment, env_params: Any, config: IPPOConfig, centralised: bool = False) -> AgentFns:
     """IPPO's (MAPPO's with `centralised`) `AgentFns` for a `TeamView` of a multi-agent env."""
     layout = AgentLayout.of(env.multi, env_params, config.share_params)
+    if config.recurrent:
+        from jaxrl.agents import ippo_rnn
+
+        return ippo_rnn.build(env, env_params, config, layout, centralised)
     network = MultiAgentActorCritic(
         hidden_sizes=tuple(config.hidden_sizes), activation=config.activation,
         num_actions=layout.num_actions, action_dim=layout.action_dim,
@@ -96,17 +100,8 @@ def build(env: Environment, env_params: Any, config: IPPOConfig, centralised: bo
             return layout.env_actions(action), {"action": action, "log_prob": dist.log_prob(action), "value": value}
 
         env_carry, traj = rollout(env, env_params, behaviour, state.env, key_rollout, config.num_steps)
-        per_agent = {k: layout.stack(v) for k, v in traj.agents.items()}  # each [T, B, n]
         _, next_values = jax.vmap(forward, in_axes=(None, 0))(state.params, traj.next_obs)
-        steps = lambda x: x.reshape(config.num_steps, -1)  # [T, B, n] -> [T, B * n]: each agent a sequence
-        advantages, targets = gae(
-            steps(per_agent["agent_rewards"] * hparams.reward_scale), steps(traj.extras["value"]),
-            steps(next_values), steps(per_agent["agent_terminated"]), steps(per_agent["agent_truncated"]),
-            hparams.gamma, hparams.gae_lambda,
-        )
-        advantages, targets = (x.reshape(next_values.shape) for x in (advantages, targets))
-        batch = {"obs": traj.obs, "action": traj.extras["action"], "log_prob": traj.extras["log_prob"],
-                 "value": traj.extras["value"], "advantage": advantages, "target": targets}
+        batch = agent_batch(traj, next_values, hparams, layout)
         batch = jax.tree.map(lambda x: x.reshape(config.batch_size, *x.shape[2:]), batch)
         learning_rate = learning_rate_at(hparams.learning_rate, state.update_step, config.num_updates,
                                          config.anneal_lr)
@@ -120,8 +115,7 @@ def build(env: Environment, env_params: Any, config: IPPOConfig, centralised: bo
             (state.params, state.opt_state, key_entropy), batch, key_epochs, config.update_epochs,
             config.num_minibatches,
         )
-        returns, agent_metrics = _agent_episode_returns(state.returns, per_agent["agent_rewards"],
-                                                        traj.terminated | traj.truncated, env.multi.agents)
+        returns, agent_metrics = agent_episode_returns(state.returns, traj, layout)
         metrics = {**update_metrics(stats, batch, hparams, learning_rate, traj.episode), **agent_metrics}
         return IPPOState(params, opt_state, env_carry, returns, key, state.update_step + 1), metrics
 
@@ -219,12 +213,30 @@ class AgentLayout:
                 for i, (a, (low, high, shape)) in enumerate(zip(self.agents, self.action_boxes))}
 
 
-def _agent_episode_returns(returns: jax.Array, rewards: jax.Array, done: jax.Array, agents: tuple[str, ...]):
-    """Each agent's returns over the episodes that ended in the rollout.
+def agent_batch(traj, next_values: jax.Array, hparams: PPOHparams, layout: AgentLayout) -> dict:
+    """The `[T, B, ...]` training batch of a multi-agent rollout: observations, the behaviour's
+    `action`, `log_prob`, `value` (each `[T, B, n]`) and per-agent GAE `advantage` and `target`
+    from each agent's rewards and flags, bootstrapped with `next_values [T, B, n]`."""
+    per_agent = {k: layout.stack(v) for k, v in traj.agents.items()}  # each [T, B, n]
+    steps = lambda x: x.reshape(x.shape[0], -1)  # [T, B, n] -> [T, B * n]: each agent its own sequence
+    advantages, targets = gae(
+        steps(per_agent["agent_rewards"] * hparams.reward_scale), steps(traj.extras["value"]),
+        steps(next_values), steps(per_agent["agent_terminated"]), steps(per_agent["agent_truncated"]),
+        hparams.gamma, hparams.gae_lambda,
+    )
+    return {"obs": traj.obs, "action": traj.extras["action"], "log_prob": traj.extras["log_prob"],
+            "value": traj.extras["value"], "advantage": advantages.reshape(next_values.shape),
+            "target": targets.reshape(next_values.shape)}
 
-    `returns [B, n]` the running episode's returns so far, `rewards [T, B, n]`, `done [T, B]`.
-    Returns the running returns after the rollout and `{"episode_return_<agent>_sum": ...}` metrics
-    (the host divides them by `episode_count`, as the team return)."""
+
+def agent_episode_returns(returns: jax.Array, traj, layout: AgentLayout):
+    """Each agent's returns over the episodes that ended in the rollout `traj`.
+
+    `returns [B, n]`: the running episode's returns so far. Returns them after the rollout and
+    `{"episode_return_<agent>_sum": ...}` metrics (the host divides them by `episode_count`, as
+    the team return)."""
+    rewards, done = layout.stack(traj.agents["agent_rewards"]), traj.terminated | traj.truncated
+    agents = layout.agents
 
     def step(running, inputs):
         reward, ended = inputs
@@ -239,11 +251,13 @@ def _agent_episode_returns(returns: jax.Array, rewards: jax.Array, done: jax.Arr
 
 def check_config(config: IPPOConfig, algo: str) -> None:
     check_minibatches(config, algo)
-    for name, value, ok in (("network", config.network, "mlp"), ("normalize_obs", config.normalize_obs, False),
-                            ("action_squash", config.action_squash, "clip")):
+    for name, value, ok in (("normalize_obs", config.normalize_obs, False), ("action_squash", config.action_squash, "clip")):
         if value != ok:
             raise ValueError(f"{algo}: {name} = {value!r} is not available for multi-agent PPO yet (only "
                              f"{ok!r}); use the single-agent PPO for it.")
+    if config.recurrent and not config.share_params:
+        raise ValueError(f"{algo}: network = {config.network!r} needs share_params = true (the agents share "
+                         "the recurrent network); per-agent recurrent networks are not available yet.")
 
 
 SPEC = AgentSpec(
@@ -254,4 +268,5 @@ SPEC = AgentSpec(
     config_checks=check_config,
     description="Independent PPO for multi-agent envs (shared parameters with agent ids by default)",
     multi_agent=True,
+    recurrent=True,
 )

@@ -16,4 +16,5 @@ SPEC = AgentSpec(
     config_checks=ippo.check_config,
     description="Multi-agent PPO with a centralised critic on all agents' observations",
     multi_agent=True,
+    recurrent=True,
 )

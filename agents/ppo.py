@@ -275,4 +275,5 @@ SPEC = AgentSpec(
     build=build,
     config_checks=check_minibatches,
     description="Proximal Policy Optimisation (clipped), discrete and continuous actions",
+    recurrent=True,
 )

@@ -187,4 +187,5 @@ SPEC = AgentSpec(
     build=build,
     config_checks=check_minibatches,
     description="Parallel Q-learning: Q(lambda) over vectorised envs, LayerNorm, no buffer, no target network",
+    recurrent=True,
 )

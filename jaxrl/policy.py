@@ -18,6 +18,7 @@ from jaxrl import checkpoint, rundir
 from jaxrl.config import ResolvedConfig, check_seed
 from jaxrl.config import from_dict as config_from_dict
 from jaxrl.envs import make, spaces
+from jaxrl.envs.multi import single_agent_view
 from jaxrl.population import build_agent, eval_discount, make_evaluate, member_inputs
 
 
@@ -39,6 +40,7 @@ def restore_policy(run_dir: str | Path, step: int | None = None) -> RunPolicy:
     run_path = Path(run_dir)
     resolved = config_from_dict(rundir.read_config(run_path))
     env, env_params = make(resolved.env, **resolved.env_kwargs)
+    env = single_agent_view(env)  # a multi-agent env acts and is evaluated as its team
     fns = build_agent(resolved, env, env_params)
     keys, hparams = member_inputs(resolved)
     abstract = jax.eval_shape(jax.vmap(fns.init), keys, hparams)
@@ -68,8 +70,9 @@ def load_policy(run_dir: str | Path, seed_index: int = 0, *, step: int | None = 
         raise IndexError(f"seed_index {seed_index} out of range: the run has {num_seeds} seed(s) {run.config.seeds}.")
     params = jax.tree.map(lambda x: x[seed_index], run.policy)
     obs_space = run.env.observation_space(run.env_params)
-    obs_ndim = len(obs_space.shape)
     agent_act = run.act
+    one = lambda tree: jax.tree.map(lambda x: x[None], tree)
+    first = lambda tree: jax.tree.map(lambda x: x[0], tree)
 
     def key_or_default(key: jax.Array | None) -> jax.Array:
         if key is None:
@@ -78,19 +81,19 @@ def load_policy(run_dir: str | Path, seed_index: int = 0, *, step: int | None = 
             key = jax.random.key(0)
         return key
 
-    def act(obs: jax.Array, key: jax.Array | None = None) -> jax.Array:
-        obs = jnp.asarray(obs)
-        single = obs.ndim == obs_ndim
-        action = agent_act(params, obs[None] if single else obs, key_or_default(key), deterministic)
-        return action[0] if single else action
+    def act(obs: Any, key: jax.Array | None = None) -> Any:
+        obs = jax.tree.map(jnp.asarray, obs)
+        single = _is_single(obs, obs_space)
+        action = agent_act(params, one(obs) if single else obs, key_or_default(key), deterministic)
+        return first(action) if single else action
 
-    def act_with_memory(carry: Any, obs: jax.Array, key: jax.Array | None = None):
-        obs = jnp.asarray(obs)
-        single = obs.ndim == obs_ndim
+    def act_with_memory(carry: Any, obs: Any, key: jax.Array | None = None):
+        obs = jax.tree.map(jnp.asarray, obs)
+        single = _is_single(obs, obs_space)
         if single:
-            obs, carry = obs[None], jax.tree.map(lambda c: c[None], carry)
+            obs, carry = one(obs), one(carry)
         carry, action = agent_act(params, carry, obs, key_or_default(key), deterministic)
-        return (jax.tree.map(lambda c: c[0], carry), action[0]) if single else (carry, action)
+        return (first(carry), first(action)) if single else (carry, action)
 
     def initial_carry(batch: int | None = None) -> Any:
         carry = run.initial_memory(1 if batch is None else batch)
@@ -106,6 +109,14 @@ def load_policy(run_dir: str | Path, seed_index: int = 0, *, step: int | None = 
     if recurrent:
         policy.initial_carry = initial_carry
     return policy
+
+
+def _is_single(obs: Any, space: spaces.Space) -> bool:
+    """Whether `obs` is one observation of `space` (not a batch): its first array has the space's rank."""
+    while isinstance(space, spaces.Dict):
+        name = next(k for k in space.spaces if k in obs)
+        obs, space = obs[name], space.spaces[name]
+    return obs.ndim == len(space.shape)
 
 
 def evaluate_run(

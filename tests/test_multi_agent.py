@@ -204,8 +204,23 @@ def test_an_algorithm_of_the_other_kind_gets_one_message(algo, env, message):
         jaxrl.train(algo, env, out=None, progress=False)
 
 
-def test_recurrent_multi_agent_ppo_is_refused_clearly():
+@pytest.mark.parametrize("algo, settings", [("ippo", {"network": "gru"}), ("mappo", {"network": "lstm", "seq_len": 10})])
+def test_recurrent_multi_agent_ppo_learns_and_its_exported_policy_steps_with_a_carry(algo, settings, tmp_path):
+    config = {**SMALL, "rnn_size": 32, **settings}
+    result = jaxrl.train(algo, ENV, total_timesteps=16_000, config=config, out=tmp_path, name="run", progress=False,
+                         use_tuned=False)
+    assert min(result.summary["final_eval_return"]) >= 4.5, result.summary["final_eval_return"]
+    policy = jaxrl.load_policy(tmp_path / "run")
+    assert policy.recurrent
+    carry = policy.initial_carry()  # one env copy: every agent's memory, [n, H]
+    assert {leaf.shape for leaf in jax.tree.leaves(carry)} == {(2, 32)}
+    obs = {"agent_0": np.eye(3, dtype=np.float32)[1], "agent_1": np.array([0, 0, 1, 1], np.float32)}
+    carry, actions = policy(carry, obs)
+    assert {a: int(v) for a, v in actions.items()} == {"agent_0": 1, "agent_1": 2}  # each names its target
+
+
+def test_per_agent_recurrent_networks_are_refused_clearly():
     from jaxrl.config import ConfigError, resolve
 
-    with pytest.raises(ConfigError, match="network = 'gru' is not available for multi-agent PPO yet"):
-        resolve("ippo", ENV, {"network": "gru"})
+    with pytest.raises(ConfigError, match="network = 'gru' needs share_params = true"):
+        resolve("ippo", ENV, {"network": "gru", "share_params": False})

@@ -190,7 +190,7 @@ def test_bad_recurrent_settings_get_one_clear_message(settings, message):
 
 
 def test_a_recurrent_option_on_an_agent_without_one_names_those_with_it():
-    with pytest.raises(ConfigError, match="dqn has no recurrent .* are ppo, pqn"):
+    with pytest.raises(ConfigError, match="dqn has no recurrent .* are ippo, mappo, ppo, pqn"):
         resolve("dqn", "CartPole-v1", {"network": "gru"})
 
 

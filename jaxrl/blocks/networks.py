@@ -100,6 +100,7 @@ class RecurrentActorCritic(nn.Module):
 
     `__call__(carry, obs [T, B, d], first [T, B]) -> (carry, dist [T, B], value [T, B])`, the carry
     as `recurrent.initial_carry(cell, size, B)`; `first` zeroes a copy's carry before its step.
+    With `critic_in [T, B, c]` the critic reads it instead of the memory (a centralised critic).
     """
 
     cell: str
@@ -111,10 +112,10 @@ class RecurrentActorCritic(nn.Module):
     init_log_std: float = 0.0
 
     @nn.compact
-    def __call__(self, carry, obs: jax.Array, first: jax.Array):
+    def __call__(self, carry, obs: jax.Array, first: jax.Array, critic_in: jax.Array | None = None):
         x = ACTIVATIONS[self.activation](_dense(self.size, np.sqrt(2.0))(obs))
         carry, memory = RecurrentTorso(self.cell, self.size, name="memory")(carry, x, first)
-        dist, value = _policy_and_value(self, memory, memory)
+        dist, value = _policy_and_value(self, memory, memory if critic_in is None else critic_in)
         return carry, dist, value
 
 

@@ -67,13 +67,13 @@ def carries_after(carries_before: Any, final: Any) -> Any:
 
 
 def bootstrap_inputs(memory_after: Any, next_obs: jax.Array) -> tuple[Any, jax.Array, jax.Array]:
-    """Network inputs that read every `next_obs [T, B, ...]` with the memory after its step
+    """Network inputs that read every `next_obs [T, B, ...]` (a pytree) with the memory after its step
     (`[T, B, ...]`, no reset: a final observation belongs to the finished episode) as one step of
     `T * B` copies: `(memory [T*B, ...], obs [1, T*B, ...], first [1, T*B])`; reshape the
     output `[1, T*B, ...]` back to `[T, B, ...]`."""
     flat = lambda x: x.reshape(x.shape[0] * x.shape[1], *x.shape[2:])
-    obs = flat(next_obs)[None]
-    return jax.tree.map(flat, memory_after), obs, jnp.zeros(obs.shape[:2], bool)
+    obs = jax.tree.map(lambda x: flat(x)[None], next_obs)
+    return jax.tree.map(flat, memory_after), obs, jnp.zeros(jax.tree.leaves(obs)[0].shape[:2], bool)
 
 
 def to_sequences(batch: Any, carries_before: Any, seq_len: int) -> tuple[Any, Any]:
