@@ -141,6 +141,7 @@ def evaluate_run(
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}.")
     eval_env, eval_params = (run.env, run.env_params) if env is None else make(env)
+    eval_env = single_agent_view(eval_env)
     if env is not None:
         _check_compatible(run.env, run.env_params, eval_env, eval_params, run.config.env, env)
     evaluate = make_evaluate(eval_env, eval_params, run.act, episodes, deterministic=deterministic,
@@ -164,13 +165,19 @@ def evaluate_run(
 def _check_compatible(env, params, other, other_params, name: str, other_name: str) -> None:
     a_obs, b_obs = env.observation_space(params), other.observation_space(other_params)
     a_act, b_act = env.action_space(params), other.action_space(other_params)
-    same_obs = tuple(a_obs.shape) == tuple(b_obs.shape)
-    if isinstance(a_act, spaces.Discrete):
-        same_act = isinstance(b_act, spaces.Discrete) and int(a_act.n) == int(b_act.n)
-    else:
-        same_act = type(a_act) is type(b_act) and tuple(a_act.shape) == tuple(b_act.shape)
-    if not (same_obs and same_act):
+    if not (_same_shape(a_obs, b_obs) and _same_shape(a_act, b_act)):
         raise ValueError(
             f"--env {other_name} does not fit the policy trained on {name}: observations {b_obs!r} vs "
             f"{a_obs!r}, actions {b_act!r} vs {a_act!r}."
         )
+
+
+def _same_shape(a: spaces.Space, b: spaces.Space) -> bool:
+    """Same kind and shapes (and action counts), entry by entry for `Dict` spaces (multi-agent)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, spaces.Dict):
+        return a.spaces.keys() == b.spaces.keys() and all(_same_shape(a.spaces[k], b.spaces[k]) for k in a.spaces)
+    if isinstance(a, spaces.Discrete):
+        return int(a.n) == int(b.n)
+    return tuple(a.shape) == tuple(b.shape)
