@@ -7,11 +7,16 @@ code (jaxrl's CartPole reward is a constant). EnvPool runs in its own venv (see 
 the same way for jaxrl and gymnax (inside the program); EnvPool cycles through pre-drawn arrays.
 Besides wall-clock steps/s, jaxrl and gymnax also get steps per CPU-second of this process, a
 jaxrl/gymnax ratio that other load on a shared machine disturbs much less.
+
+`run_marl` (not part of `python -m benchmarks`; run `python -m benchmarks.env_throughput`) times
+jaxrl's built-in `MPE_simple_spread_v3` against JaxMARL's own (`pip install 'jaxrl[marl]'`) the
+same way: N copies, random discrete actions for every agent, one step of all agents per env step.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import time
 from typing import Any
@@ -76,11 +81,10 @@ def steps_per_call(num_envs: int, budget: int) -> int:
     return max(100, min(10_000, budget // num_envs))
 
 
-def jax_runner(impl: str, name: str, num_envs: int, num_steps: int, min_time: float):
-    """A runner for `alternate`: compiles (timed) on its first call; then each call executes the
-    program repeatedly, with fresh keys, for at least `min_time` seconds, and reports steps/s."""
-    env, params, space = make_env(impl, name)
-    fn = make_program(env, params, space, num_envs, num_steps)
+def timed_runner(fn, num_envs: int, num_steps: int, min_time: float):
+    """A runner for `alternate` of the jitted `fn(key)`: compiles (timed) on its first call; then
+    each call executes it repeatedly, with fresh keys, for at least `min_time` seconds, and reports
+    steps/s (`num_envs * num_steps` env steps per execution)."""
     state = {"compiled": None, "compile_s": None, "calls": 0}
 
     def call():
@@ -103,6 +107,70 @@ def jax_runner(impl: str, name: str, num_envs: int, num_steps: int, min_time: fl
                 "compile_s": state["compile_s"]}
 
     return run
+
+
+def jax_runner(impl: str, name: str, num_envs: int, num_steps: int, min_time: float):
+    """`timed_runner` of `make_program` for impl "jaxrl" or "gymnax"."""
+    env, params, space = make_env(impl, name)
+    return timed_runner(make_program(env, params, space, num_envs, num_steps), num_envs, num_steps, min_time)
+
+
+MARL_ENV = "MPE_simple_spread_v3"
+MARL_NUM_ENVS = (1, 64, 1024, 4096)
+
+
+def make_marl_program(impl: str, num_envs: int, num_steps: int):
+    """`run(key) -> (checksum, final_state)` stepping `num_envs` copies of `MARL_ENV` (impl "jaxrl":
+    `jaxrl.make`, its auto-reset; "jaxmarl": `jaxmarl.make`, JaxMARL's) `num_steps` times, every
+    agent acting at random. The checksum folds in observations, rewards and done flags."""
+    if impl == "jaxrl":
+        import jaxrl
+
+        env, params = jaxrl.make(MARL_ENV)
+        reset, step = functools.partial(env.reset, params=params), functools.partial(env.step, params=params)
+        num_actions = env.action_spaces(params)[env.agents[0]].n
+    else:
+        import jaxmarl
+
+        env = jaxmarl.make(MARL_ENV)
+        reset, step, num_actions = env.reset, env.step, env.action_space(env.agents[0]).n
+
+    def run(key):
+        key, key_reset = jax.random.split(key)
+        _, state = jax.vmap(reset)(jax.random.split(key_reset, num_envs))
+
+        def body(carry, _):
+            state, key, acc = carry
+            key, key_step, *key_act = jax.random.split(key, 2 + len(env.agents))
+            actions = {a: jax.random.randint(k, (num_envs,), 0, num_actions) for a, k in zip(env.agents, key_act)}
+            # jaxrl: (obs, state, rewards, terminated, truncated, info); JaxMARL: (obs, state, rewards, dones, info)
+            obs, state, *outputs, _ = jax.vmap(step)(jax.random.split(key_step, num_envs), state, actions)
+            acc = acc + sum(jnp.sum(x.astype(jnp.float32)) for x in jax.tree.leaves((obs, outputs)))
+            return (state, key, acc), None
+
+        (state, _, acc), _ = jax.lax.scan(body, (state, key, jnp.float32(0)), length=num_steps)
+        return acc, state
+
+    return jax.jit(run)
+
+
+def run_marl(num_envs: tuple[int, ...] = MARL_NUM_ENVS, reps: int = 3, budget: int = 200_000,
+             min_time: float = 0.5, log=print) -> list[dict]:
+    """One row per N: medians over `reps` alternating repetitions of steps/s and compile s for
+    jaxrl's and JaxMARL's `MARL_ENV`, and their ratio."""
+    rows = []
+    for n in num_envs:
+        num_steps = steps_per_call(n, budget)
+        log(f"  env {MARL_ENV} N={n} (scan of {num_steps} steps, timed >= {min_time} s)")
+        runners = {impl: timed_runner(make_marl_program(impl, n, num_steps), n, num_steps, min_time)
+                   for impl in ("jaxrl", "jaxmarl")}
+        res = alternate(runners, reps, log)
+        sps = {k: median(res[k], "steps_per_s") for k in runners}
+        rows.append({"env": MARL_ENV, "num_envs": n, "num_steps": num_steps, "reps": reps,
+                     **{f"{k}_steps_per_s": v for k, v in sps.items()},
+                     **{f"{k}_compile_s": median(res[k], "compile_s") for k in runners},
+                     "jaxrl_vs_jaxmarl": ratio(sps["jaxrl"], sps["jaxmarl"])})
+    return rows
 
 
 def run(cells: list[tuple[str, int]], reps: int, budget: int, min_time: float, with_envpool: bool = True,
@@ -140,3 +208,10 @@ def run(cells: list[tuple[str, int]], reps: int, budget: int, min_time: float, w
                 "raw": res,
             })
     return rows
+
+
+if __name__ == "__main__":
+    for row in run_marl():
+        print(f"{row['env']} N={row['num_envs']:>5}: jaxrl {row['jaxrl_steps_per_s']:.3g} steps/s "
+              f"(compile {row['jaxrl_compile_s']:.2f} s), jaxmarl {row['jaxmarl_steps_per_s']:.3g} steps/s "
+              f"(compile {row['jaxmarl_compile_s']:.2f} s), ratio {row['jaxrl_vs_jaxmarl']:.2f}")

@@ -1,6 +1,7 @@
 """`check_env`: the conformance check a user runs on their own environment.
 
     report = jaxrl.check_env(env, params)   # raises EnvCheckError on the first problem
+    report = jaxrl.check_env("MPE_simple_spread_v3")   # or a registered name, with its params
     print(report)                            # the checks that passed (and any skipped, with why)
 
 What it checks (each failure raises `EnvCheckError` with a one-sentence message):
@@ -24,6 +25,14 @@ What it checks (each failure raises `EnvCheckError` with a one-sentence message)
 * `auto_reset`: after an episode end the returned observation is the reset observation for the key
   the base class uses (`jax.random.split(key)[1]`); skipped for envs that override `step`.
 
+A `MultiAgentEnv` (or its `TeamView`) is checked as its `TeamView`, so all of the above applies to
+the dict of every agent's observation and action, after the per-agent check `agents`: `agents` are
+distinct names; `observation_spaces`/`action_spaces` give a space for each; `step`'s rewards,
+terminated and truncated are dicts of float32/bool scalars for each agent and
+`info["final_observation"]` a dict of each agent's observation; `step` rejects an actions dict that
+lacks an agent; `avail_actions` gives bool `[n]` masks of `Discrete` agents only; `global_state`
+is None or float32 `[d]`.
+
 `check_env` jits on purpose (it tests jit-safety); it is a test utility, not library code. It
 compiles one program (a vmapped `lax.scan` rollout), run three times.
 """
@@ -39,7 +48,9 @@ import numpy as np
 
 from jaxrl.envs import spaces
 from jaxrl.envs.core import Environment
+from jaxrl.envs.multi import MultiAgentEnv, TeamView
 from jaxrl.envs.randomize import batch_params
+from jaxrl.envs.registry import make
 
 
 class EnvCheckError(AssertionError):
@@ -66,7 +77,7 @@ TRUNCATION_LIMITS = (1, 2, 3, 4, 5)
 
 
 def check_env(
-    env: Environment,
+    env: Environment | MultiAgentEnv | str,
     params: Any = None,
     *,
     num_steps: int = 64,
@@ -76,9 +87,15 @@ def check_env(
 ) -> EnvCheckReport:
     """Run the conformance checks (see the module docstring) on `env` with `params`.
 
-    `num_envs` copies are stepped `num_steps` times with random actions, once with `params` and
-    once with small per-copy episode limits. Returns an `EnvCheckReport`; raises `EnvCheckError`.
+    `env` is an `Environment`, a `MultiAgentEnv` (or its `TeamView`), or a name for `make` (whose
+    params are used when `params` is None). `num_envs` copies are stepped `num_steps` times with
+    random actions, once with `params` and once with small per-copy episode limits. Returns an
+    `EnvCheckReport`; raises `EnvCheckError`.
     """
+    if isinstance(env, str):
+        env, made_params = make(env)
+        params = made_params if params is None else params
+    multi = env.multi if isinstance(env, TeamView) else env if isinstance(env, MultiAgentEnv) else None
     params = env.default_params if params is None else params
     key = jax.random.key(0) if key is None else key
     name = getattr(env, "name", type(env).__name__)
@@ -86,6 +103,11 @@ def check_env(
 
     def fail(message: str) -> NoReturn:
         raise EnvCheckError(f"{name}: {message}")
+
+    if multi is not None:
+        _check_agents(multi, params, key, fail)
+        report.passed.append("agents")
+        env = TeamView(multi)
 
     # ------------------------------------------------------------------ spaces
     obs_space, act_space = env.observation_space(params), env.action_space(params)
@@ -129,7 +151,7 @@ def check_env(
     else:
         report.skipped["truncation"] = "params have no max_steps_in_episode field to set"
 
-    base_step = type(env).step is Environment.step
+    base_step = type(multi).step is MultiAgentEnv.step if multi is not None else type(env).step is Environment.step
     for traj, limits in runs:
         _check_semantics(traj, limits, base_step, fail)
     report.passed += ["spaces_honoured", "time"] + (["truncation"] if has_limit else []) + ["final_observation"]
@@ -137,7 +159,7 @@ def check_env(
         report.passed.append("auto_reset")
     else:
         report.skipped["auto_reset"] = (
-            f"{type(env).__name__} overrides step (a wrapper or its own auto-reset), so the reset-key "
+            f"{type(multi or env).__name__} overrides step (a wrapper or its own auto-reset), so the reset-key "
             "path is not compared; state.time == 0 after episode ends is still checked"
         )
     return report
@@ -237,6 +259,80 @@ def _space_mismatch(space: spaces.Space, x: Any, where: str = "obs") -> str | No
         if problem:
             return problem
     return None
+
+
+# ---------------------------------------------------------------------------------------- agents
+def _check_agents(multi: MultiAgentEnv, params: Any, key: jax.Array, fail) -> None:
+    """The per-agent contract of a `MultiAgentEnv` (module docstring), checked by tracing; runs
+    before its `TeamView`'s checks, whose messages would not name the agent."""
+    agents = multi.agents
+    if not (isinstance(agents, tuple) and agents and all(isinstance(a, str) for a in agents)
+            and len(set(agents)) == len(agents)):
+        fail(f"agents must be a non-empty tuple of distinct name strings, got {agents!r}.")
+    for what in ("observation_spaces", "action_spaces"):
+        _check_agent_spaces(getattr(multi, what)(params), what, agents, fail)
+    act_space = spaces.Dict(multi.action_spaces(params))
+    k_reset, k_act, k_step = jax.random.split(key, 3)
+    (obs, state), step_sd = _trace(multi, params, act_space, k_reset, k_act, k_step, fail, twice=False)
+    _check_agent_outputs(obs, step_sd, agents, fail)
+    actions = jax.eval_shape(act_space.sample, k_act)
+    missing = agents[-1]
+    try:
+        jax.eval_shape(multi.step, k_step, state, {a: x for a, x in actions.items() if a != missing}, params)
+    except Exception:  # noqa: BLE001 - any error rejects it; MultiAgentEnv.step's ValueError names the agent
+        pass
+    else:
+        fail(f"step accepts an actions dict without agent {missing!r}; it must raise (MultiAgentEnv.step "
+             "raises a ValueError naming the missing agents).")
+    masks = _trace_one(multi.avail_actions, (state, params), "avail_actions", fail, twice=False)
+    _check_masks(masks, act_space.spaces, agents, fail)
+    global_state = _trace_one(multi.global_state, (state, params), "global_state", fail, twice=False)
+    if global_state is not None and (getattr(global_state, "ndim", None) != 1 or global_state.dtype != jnp.float32):
+        fail(f"global_state must be None or a float32 vector, got {_signature(global_state)}.")
+
+
+def _check_agent_spaces(got: Any, what: str, agents: tuple[str, ...], fail) -> None:
+    if not isinstance(got, dict) or set(got) != set(agents):
+        keys = sorted(got) if isinstance(got, dict) else type(got).__name__
+        fail(f"{what}(params) must be a dict with a space for each agent of {list(agents)}, got {keys}.")
+    for agent, space in got.items():
+        if not isinstance(space, spaces.Space):
+            fail(f"{what}(params)[{agent!r}] is {type(space).__name__}, not a jaxrl.spaces.Space.")
+
+
+def _check_agent_outputs(obs0: Any, step_sd: tuple, agents: tuple[str, ...], fail) -> None:
+    """Per-agent dicts of reset's observations and step's outputs (abstract values)."""
+    obs1, _, rewards, terminated, truncated, info = step_sd
+    for what, tree in (("reset's observation", obs0), ("step's observation", obs1)):
+        if not isinstance(tree, dict) or set(tree) != set(agents):
+            fail(f"{what} must be a dict with an entry for each agent of {list(agents)}, got {_signature(tree)}.")
+    for what, tree, dtype in (("rewards", rewards, jnp.float32), ("terminated", terminated, jnp.bool_),
+                              ("truncated", truncated, jnp.bool_)):
+        if not isinstance(tree, dict) or set(tree) != set(agents):
+            fail(f"step's {what} must be a dict with an entry for each agent of {list(agents)}, "
+                 f"got {_signature(tree)}.")
+        for agent in agents:
+            x = tree[agent]
+            if not hasattr(x, "dtype") or x.shape != () or x.dtype != dtype:
+                fail(f"{what}[{agent!r}] must be a {np.dtype(dtype).name} scalar, got {_signature(x)}.")
+    final = info.get("final_observation") if isinstance(info, dict) else None
+    if not isinstance(final, dict) or set(final) != set(agents):
+        fail(f"step's info['final_observation'] must be a dict of each agent's observation, got {_signature(final)}.")
+    for agent in agents:
+        if _signature(final[agent]) != _signature(obs0[agent]):
+            fail(f"info['final_observation'][{agent!r}] is {_signature(final[agent])} but reset's observation "
+                 f"of {agent!r} is {_signature(obs0[agent])}.")
+
+
+def _check_masks(masks: Any, act_spaces: dict, agents: tuple[str, ...], fail) -> None:
+    if not isinstance(masks, dict) or not set(masks) <= set(agents):
+        fail(f"avail_actions must be a dict keyed by agents of {list(agents)}, got {_signature(masks)}.")
+    for agent, mask in masks.items():
+        space = act_spaces[agent]
+        if not isinstance(space, spaces.Discrete):
+            fail(f"avail_actions has a mask for {agent!r}, whose action space {space!r} is not Discrete.")
+        if mask.shape != (space.n,) or mask.dtype != jnp.bool_:
+            fail(f"avail_actions[{agent!r}] must be bool[{space.n}], got {_signature(mask)}.")
 
 
 # ---------------------------------------------------------------------------------------- running

@@ -3,9 +3,14 @@
 Accepted names:
 
 * a registered name: the built-ins (`CartPole-v1`, ...) or anything passed to `register`;
-* `gymnax:NAME` for every env in gymnax's registry, `brax:NAME` for brax envs;
-* `package.module:Class` to import a user's class: a subclass of `jaxrl.Environment`, or of
-  gymnax's `Environment` (wrapped automatically), or any callable returning an environment.
+* `gymnax:NAME` for every env in gymnax's registry, `brax:NAME` for brax envs, `jaxmarl:NAME` for
+  JaxMARL's multi-agent envs;
+* `package.module:Class` to import a user's class: a subclass of `jaxrl.Environment` or of
+  `MultiAgentEnv`, or of gymnax's or JaxMARL's environment base class (wrapped automatically), or
+  any callable returning an environment.
+
+Multi-agent names (the `MPE_*` built-ins, `jaxmarl:NAME`) give a `MultiAgentEnv`
+(`jaxrl.envs.multi`); `TeamView(env)` presents one in the single-agent contract.
 """
 
 from __future__ import annotations
@@ -47,16 +52,23 @@ _REGISTRY: dict[str, Any] = {
     "Pendulum-v1-po": "jaxrl.envs.partially_observed:pendulum_po",
     "MountainCar-v0-po": "jaxrl.envs.partially_observed:mountain_car_po",
     "Acrobot-v1-po": "jaxrl.envs.partially_observed:acrobot_po",
+    # Multi-agent (MultiAgentEnv): particle envs with JaxMARL's dynamics.
+    "MPE_simple_spread_v3": "jaxrl.envs.mpe:SimpleSpread",
+    "MPE_simple_spread_v3-continuous": "jaxrl.envs.mpe:simple_spread_continuous",
+    "MPE_simple_speaker_listener_v4": "jaxrl.envs.mpe:SimpleSpeakerListener",
+    "MPE_simple_speaker_listener_v4-continuous": "jaxrl.envs.mpe:simple_speaker_listener_continuous",
 }
 
-# Prefix -> factory `(name, **kwargs) -> Environment` for adapted third-party registries.
+# Prefix -> factory `(name, **kwargs) -> env` for adapted third-party registries.
 _PREFIXES: dict[str, str] = {
     "gymnax": "jaxrl.envs.gymnax_adapter:make_gymnax_env",
     "brax": "jaxrl.envs.brax_adapter:make_brax_env",
+    "jaxmarl": "jaxrl.envs.jaxmarl_adapter:make_jaxmarl_env",
 }
 _PREFIX_LISTERS: dict[str, str] = {
     "gymnax": "jaxrl.envs.gymnax_adapter:gymnax_env_names",
     "brax": "jaxrl.envs.brax_adapter:brax_env_names",
+    "jaxmarl": "jaxrl.envs.jaxmarl_adapter:jaxmarl_env_names",
 }
 
 
@@ -82,7 +94,7 @@ def registered_names() -> list[str]:
 
 
 def list_envs(include_adapters: bool = True) -> list[str]:
-    """Every name `make` accepts without an import path: registered names, then `gymnax:`/`brax:` ones.
+    """Every name `make` accepts without an import path: registered names, then the adapters' ones.
 
     Adapter lists are skipped silently when the third-party package is not installed.
     """
@@ -96,8 +108,9 @@ def list_envs(include_adapters: bool = True) -> list[str]:
     return names
 
 
-def make(name: str, **overrides: Any) -> tuple[Environment, EnvParams]:
-    """Build an environment and its default parameters.
+def make(name: str, **overrides: Any) -> tuple[Environment | MultiAgentEnv, EnvParams]:
+    """Build an environment (an `Environment`, or a `MultiAgentEnv` for multi-agent names) and its
+    default parameters.
 
     Keyword arguments that name a field of the env's params replace it in the returned params
     (e.g. `make("CartPole-v1", max_steps_in_episode=200)`), checked against the rules the fields
@@ -119,20 +132,23 @@ def make(name: str, **overrides: Any) -> tuple[Environment, EnvParams]:
     raise ValueError(_unknown_name_message(name))
 
 
-def _instantiate(name: str, entry: Any, overrides: dict[str, Any]) -> tuple[Environment, EnvParams]:
+def _instantiate(name: str, entry: Any, overrides: dict[str, Any]) -> tuple[Environment | MultiAgentEnv, EnvParams]:
     from jaxrl.envs.gymnax_adapter import is_gymnax_env, wrap_gymnax
+    from jaxrl.envs.jaxmarl_adapter import is_jaxmarl_env, wrap_jaxmarl
 
-    def build(**ctor_kwargs: Any) -> Environment:
+    def build(**ctor_kwargs: Any) -> Environment | MultiAgentEnv:
         if callable(entry) and not ctor_kwargs:
             _check_no_arguments_needed(name, entry)
         env = entry(**ctor_kwargs) if callable(entry) else entry
         if is_gymnax_env(env):
             env = wrap_gymnax(env)
+        if is_jaxmarl_env(env):
+            env = wrap_jaxmarl(env)
         if not isinstance(env, (Environment, MultiAgentEnv)):
             raise TypeError(
-                f"{name!r} produced {type(env).__name__}, which is not a jaxrl.Environment, a "
-                "jaxrl.envs.multi.MultiAgentEnv or a gymnax Environment. Subclass jaxrl.Environment "
-                "(reset_env/step_env), MultiAgentEnv, or gymnax's Environment."
+                f"{name!r} produced {type(env).__name__}, which is not a jaxrl.Environment, a MultiAgentEnv, "
+                "or a gymnax or JaxMARL environment. Subclass jaxrl.Environment (reset_env/step_env) or "
+                "jaxrl.envs.multi.MultiAgentEnv."
             )
         return env
 
@@ -220,6 +236,6 @@ def _close_matches_hint(name: str) -> str:
 def _unknown_name_message(name: str) -> str:
     hint = _close_matches_hint(name) or f"Registered names: {', '.join(registered_names())}."
     return (
-        f"Unknown environment {name!r}. {hint} Use 'gymnax:NAME' or 'brax:NAME' for adapted envs, "
+        f"Unknown environment {name!r}. {hint} Use 'gymnax:NAME', 'brax:NAME' or 'jaxmarl:NAME' for adapted envs, "
         "'package.module:Class' for your own class, or jaxrl.register(name, cls) first."
     )

@@ -272,3 +272,86 @@ def test_base_step_casts_what_step_env_returns_to_the_contract():
     obs, state = env.reset(jax.random.key(0))
     _, _, reward, terminated, truncated, _ = env.step(jax.random.key(1), state, jnp.int32(0))
     assert (reward.dtype, terminated.dtype, truncated.dtype) == (jnp.float32, jnp.bool_, jnp.bool_)
+
+
+# ------------------------------------------------------------------------------ multi-agent envs
+from jaxrl.envs.mpe import LISTENER, SPEAKER, SimpleSpeakerListener  # noqa: E402
+from jaxrl.envs.multi import MultiAgentEnv, TeamView  # noqa: E402
+
+
+class ListenerVectorReward(SimpleSpeakerListener):
+    def step_env(self, key, state, actions, params):
+        obs, state, rewards, terminated, info = super().step_env(key, state, actions, params)
+        return obs, state, {**rewards, LISTENER: rewards[LISTENER][None]}, terminated, info
+
+
+class NoListenerObservationSpace(SimpleSpeakerListener):
+    def observation_spaces(self, params):
+        return {SPEAKER: super().observation_spaces(params)[SPEAKER]}
+
+
+class ShortListenerObservation(SimpleSpeakerListener):
+    def observations(self, state):
+        obs = super().observations(state)
+        return {**obs, LISTENER: obs[LISTENER][:10]}
+
+
+class FillsMissingActions(SimpleSpeakerListener):
+    """Overrides step and quietly acts 0 for an agent missing from the actions dict."""
+
+    def step(self, key, state, actions, params=None):
+        return super().step(key, state, {a: actions.get(a, jnp.int32(0)) for a in self.agents}, params)
+
+
+class IntMasks(SimpleSpeakerListener):
+    def avail_actions(self, state, params):
+        return {a: m.astype(jnp.int32) for a, m in super().avail_actions(state, params).items()}
+
+
+class FlatFinalObservation(SimpleSpeakerListener):
+    def step(self, key, state, actions, params=None):
+        obs, state, rewards, terminated, truncated, info = super().step(key, state, actions, params)
+        final = jnp.concatenate([info["final_observation"][a] for a in self.agents])
+        return obs, state, rewards, terminated, truncated, {**info, "final_observation": final}
+
+
+class IntGlobalState(SimpleSpeakerListener):
+    def global_state(self, state, params):
+        return state.agent_pos.astype(jnp.int32)
+
+
+@pytest.mark.parametrize(
+    "env_cls, match",
+    [
+        (ListenerVectorReward, r"rewards\['listener_0'\] must be a float32 scalar, got float32\[1\]\.$"),
+        (NoListenerObservationSpace, r"observation_spaces\(params\) must be a dict with a space for each agent of "
+                                     r"\['speaker_0', 'listener_0'\], got \['speaker_0'\]\.$"),
+        (ShortListenerObservation, r"the reset observation does not match observation_space: obs\['listener_0'\] is "
+                                   r"float32\[10\], the space says float32\[11\]\.$"),
+        (FillsMissingActions, r"step accepts an actions dict without agent 'listener_0'; it must raise"),
+        (IntMasks, r"avail_actions\['listener_0'\] must be bool\[5\], got int32\[5\]\.$"),
+        (FlatFinalObservation, r"info\['final_observation'\] must be a dict of each agent's observation, got "
+                               r"float32\[14\]\.$"),
+        (IntGlobalState, r"global_state must be None or a float32 vector, got int32\[2, 2\]\.$"),
+    ],
+)
+def test_check_env_names_the_agent_on_broken_multi_agent_envs(env_cls: type, match: str) -> None:
+    env = env_cls()
+    with pytest.raises(EnvCheckError, match=match) as info:
+        check_env(env, **SMALL)
+    assert str(info.value).startswith(f"{env.name}: ") and "\n" not in str(info.value)
+
+
+def test_check_env_takes_a_name_a_multi_agent_env_or_its_team_view() -> None:
+    by_name = check_env("MPE_simple_speaker_listener_v4", **SMALL)
+    by_view = check_env(TeamView(SimpleSpeakerListener()), **SMALL)
+    assert by_name.passed == by_view.passed and by_name.passed[0] == "agents" and not by_name.skipped
+    assert "auto_reset" in by_name.passed and "truncation" in by_name.passed
+
+
+def test_multi_agent_step_names_a_missing_agent() -> None:
+    env = SimpleSpeakerListener()
+    _, state = env.reset(jax.random.key(0))
+    with pytest.raises(ValueError, match=r"actions has no entry for agent\(s\) \['listener_0'\]"):
+        env.step(jax.random.key(1), state, {SPEAKER: jnp.int32(0)})
+    assert issubclass(SimpleSpeakerListener, MultiAgentEnv)

@@ -18,7 +18,8 @@ def test_page_code_runs(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.chdir(tmp_path)
     namespace: dict = {"__name__": page.stem}
     for i, block in enumerate(BLOCK.findall(page.read_text())):
-        exec(compile(block, f"{page.name}[block {i}]", "exec"), namespace)
+        # dont_inherit: run the page's code as written, not under this file's `from __future__` imports.
+        exec(compile(block, f"{page.name}[block {i}]", "exec", dont_inherit=True), namespace)
 
 
 def test_pages_with_code_are_covered() -> None:

@@ -1,6 +1,7 @@
-"""The environment contract, checked directly (independently of check_env) on every registered env
-and a few gymnax adapters: jit, vmap over 1024 copies with per-copy params, dtypes, termination and
-truncation flags, auto-reset, final_observation and determinism.
+"""The environment contract, checked directly (independently of check_env) on every registered
+single-agent env and a few gymnax adapters: jit, vmap over 1024 copies with per-copy params, dtypes,
+termination and truncation flags, auto-reset, final_observation and determinism. (The multi-agent
+MPE envs: tests/test_mpe.py and check_env in tests/test_check_env.py.)
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import numpy as np
 import pytest
 
 import jaxrl
+from jaxrl.envs.multi import is_multi_agent
 from jaxrl.envs.randomize import batch_params
 
+SINGLE_AGENT_NAMES = [n for n in jaxrl.envs.registered_names() if not is_multi_agent(jaxrl.make(n)[0])]
 ADAPTER_NAMES = ["gymnax:CartPole-v1", "gymnax:Breakout-MinAtar", "gymnax:Catch-bsuite"]
 NUM_ENVS = 1024
 NUM_STEPS = 8
@@ -51,7 +54,7 @@ def contract_program(env, obs_space, act_space):
     return program
 
 
-@pytest.mark.parametrize("name", jaxrl.envs.registered_names() + ADAPTER_NAMES)
+@pytest.mark.parametrize("name", SINGLE_AGENT_NAMES + ADAPTER_NAMES)
 def test_env_contract(name: str) -> None:
     env, params = make_env(name)
     obs_space, act_space = env.observation_space(params), env.action_space(params)

@@ -12,6 +12,7 @@ import pytest
 import jaxrl
 from jaxrl.agents import get_agent, list_agents
 from jaxrl.config import resolve
+from jaxrl.envs.multi import TeamView, is_multi_agent
 from jaxrl.population import build_agent
 from jaxrl.population.program import make_chunk, make_evaluate, with_finite_flags
 
@@ -86,6 +87,7 @@ def test_every_agent_has_a_key_reuse_case():
 @pytest.mark.parametrize("env_name", jaxrl.envs.list_envs(include_adapters=False))
 def test_env_uses_no_key_twice(env_name):
     env, params = jaxrl.make(env_name)
+    env = TeamView(env) if is_multi_agent(env) else env  # dict actions from its spaces.Dict
 
     def episode_steps(key):
         key_reset, key_run = jax.random.split(key)
