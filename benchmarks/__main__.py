@@ -22,7 +22,7 @@ os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 import jax  # noqa: E402
 
-from benchmarks import env_throughput, machine, offpolicy, ppo, recurrent, report, sweep, venvs  # noqa: E402
+from benchmarks import env_throughput, machine, marl, offpolicy, ppo, recurrent, report, sweep, venvs  # noqa: E402
 
 ENVS, NUM_ENVS = env_throughput.ENVS, env_throughput.NUM_ENVS
 MODES = {
@@ -31,14 +31,14 @@ MODES = {
         cells=[("CartPole-v1", n) for n in NUM_ENVS] + [("Pendulum-v1", 1024), ("Acrobot-v1", 1024)],
         env_budget=2**18, env_min_time=0.5, reps=3, ppo_timesteps=131_072, sb3_timesteps=20_480, cli_reps=1,
         sweep_timesteps=65_536, sweep_reps=1, sizes=(1, 4, 16, 64), scaling_timesteps=16_384,
-        recurrent_timesteps=131_072,
+        recurrent_timesteps=131_072, marl_num_envs=(1, 64, 1024, 4096), marl_timesteps=1_000_000,
         offpolicy_timesteps={"dqn": 50_000, "sac": 5_000, "pqn": 262_144},
         offpolicy_sb3_timesteps={"dqn": 50_000, "sac": 5_000}),
     "full": dict(
         cells=[(e, n) for e in ENVS for n in NUM_ENVS],
         env_budget=2**18, env_min_time=1.0, reps=5, ppo_timesteps=500_000, sb3_timesteps=51_200, cli_reps=3,
         sweep_timesteps=500_000, sweep_reps=1, sizes=(1, 4, 16, 64, 256), scaling_timesteps=32_768,
-        recurrent_timesteps=500_000,
+        recurrent_timesteps=500_000, marl_num_envs=(1, 64, 1024, 4096), marl_timesteps=10_000_000,
         # rejax's own budgets (configs/gymnax/cartpole.yaml dqn and pqn, pendulum.yaml sac); SB3 the same (it has
         # no PQN): a shorter budget would make its warm-up (no gradient steps) a larger share of its run
         offpolicy_timesteps=offpolicy.TIMESTEPS, offpolicy_sb3_timesteps={"dqn": 100_000, "sac": 10_000}),
@@ -82,7 +82,7 @@ ACCELERATOR_NOTES = [
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a few minutes: fewer cells, repetitions and steps")
-    parser.add_argument("--only", choices=("env", "ppo", "sweep", "offpolicy", "recurrent"),
+    parser.add_argument("--only", choices=("env", "ppo", "sweep", "offpolicy", "recurrent", "marl"),
                         help="run one section (others are kept from results.json)")
     parser.add_argument("--reps", type=int, help="repetitions per pair (default: 3 quick, 5 full; at least 3)")
     parser.add_argument("--algos", help="off-policy section: only these (comma-separated, e.g. pqn); the other "
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.perf_counter()
 
     section_peers = {"env": ["envpool"], "ppo": ["rejax", "sb3"], "sweep": ["rejax"], "offpolicy": ["rejax", "sb3"],
-                     "recurrent": []}
+                     "recurrent": [], "marl": []}
     peers = [p for p in section_peers.get(args.only, ["envpool", "rejax", "sb3"]) if p in mode["peers"]]
     print(f"JAX backend {backend}; preparing peer venvs (created once, under benchmarks/.peers/)", flush=True)
     for name in peers:
@@ -155,6 +155,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"recurrent PPO ({mode_name}, {reps} reps)", flush=True)
         out = recurrent.run(mode["recurrent_timesteps"], reps, log=_log)
         results["recurrent"] = {"cpu": results["machine"]["cpu"], "mode": mode_name, "reps": reps, "date": now, **out}
+        _save(saved, results, path)
+    if args.only in (None, "marl"):
+        print(f"multi-agent ({mode_name}, {reps} reps)", flush=True)
+        out = marl.run(mode["marl_num_envs"], mode["marl_timesteps"], reps, log=_log)
+        results["marl"] = {"cpu": results["machine"]["cpu"], "mode": mode_name, "reps": reps, "date": now, **out}
         _save(saved, results, path)
     print(f"done in {time.perf_counter() - t_start:.0f} s; wrote {path.parent / 'RESULTS.md'} and results.png")
     return 0

@@ -213,6 +213,18 @@ def recurrent_section(rec: dict) -> str:
         for env, s in rec["settings"].items())
 
 
+def marl_section(m: dict) -> str:
+    text = table(["env", "N copies", "jaxrl steps/s", "JaxMARL steps/s", "jaxrl / JaxMARL", "compile s (jaxrl / JaxMARL)"],
+                 [[r["env"], r["num_envs"], fmt(r["jaxrl_steps_per_s"]), fmt(r["jaxmarl_steps_per_s"]),
+                   x(r["jaxrl_vs_jaxmarl"]), f"{fmt(r['jaxrl_compile_s'])} / {fmt(r['jaxmarl_compile_s'])}"]
+                  for r in m["env"]])
+    text += "\n\n" + table(["training (1 seed)", "steps", "env steps/s", "compile s", "final eval return (team)",
+                              "peak MiB"],
+                             [[r["algo"], f"{r['total_timesteps']:,}", fmt(r["steps_per_s"]), fmt(r["compile_s"]),
+                               fmt(r["final_eval_return_mean"]), fmt(r["peak_rss_mib"])] for r in m["training"]])
+    return text + "\n\nTraining settings (JaxMARL's IPPO on MPE): " + _settings_text(m["settings"])
+
+
 def machine_table(m: dict) -> str:
     return table(["", ""], [
         ["CPU", f"{m['cpu']}, {m['cores']} cores"], ["memory", f"{m['memory_gib']} GiB"],
@@ -266,6 +278,14 @@ def sections(results: dict, h: str) -> list[str]:
                   f"Mode `{r['mode']}`, {r['reps']} repetitions, {r['date']}{_cpu(r)}, {r['rows'][0]['total_timesteps']:,} "
                   "steps, 1 seed. Each run is a fresh process with a cold compile cache; steps/s exclude compilation.",
                   "", recurrent_section(r), ""]
+    if "marl" in results:
+        m = results["marl"]
+        lines += [f"{h} Multi-agent: MPE simple_spread against JaxMARL, IPPO and MAPPO training", "",
+                  f"Mode `{m['mode']}`, {m['reps']} repetitions, {m['date']}{_cpu(m)}. Env throughput: random "
+                  "actions, N copies vmapped in a jitted `lax.scan` in this process, compile timed apart. "
+                  f"JaxMARL {m.get('jaxmarl_version', '?')} runs in this process with our jax. Training: fresh "
+                  "processes with a cold compile cache; JaxMARL's IPPO is a script outside its pip package, so "
+                  "there is no peer training row.", "", marl_section(m), ""]
     lines += [f"{h} Peer versions", "", table(["peer", "versions"],
                                              [[k, ", ".join(f"{n} {v}" for n, v in vs.items())]
                                               for k, vs in results.get("peer_versions", {}).items()]), ""]

@@ -40,7 +40,7 @@ class Train:
     algo: tyro.conf.Positional[AlgoName | None] = None
     """Algorithm (not with --resume)."""
     env: str = "CartPole-v1"
-    """Environment: a registered name, gymnax:NAME, brax:NAME or package.module:Class."""
+    """Environment: a registered name, gymnax:NAME, brax:NAME, jaxmarl:NAME or package.module:Class."""
     seeds: str = "1"
     """Number of independent runs N (seeds 0..N-1), or the seeds themselves (3,4,5), vmapped in one program."""
     total_timesteps: int | None = None
@@ -200,7 +200,7 @@ class Envs:
     """List environment names accepted by --env."""
 
     adapters: bool = True
-    """Include gymnax: and brax: names (brax only when installed)."""
+    """Include gymnax:, brax: and jaxmarl: names (brax and jaxmarl only when installed)."""
 
 
 @dataclasses.dataclass
