@@ -8,7 +8,8 @@ share one network and see a one-hot of their index appended to the observation (
 vmapped program). Observations of different sizes are zero-padded to the largest, `Discrete` action
 spaces of different sizes are padded and the padding masked out of the policy, as are the actions
 the env's `avail_actions` rules out (the team view's observations carry them). MAPPO's critic reads
-the agents' observations concatenated (`envs.multi.global_state_of`) plus the agent one-hot.
+the env's `global_state` where it defines one, else the agents' observations concatenated
+(`envs.multi.global_state_of`), plus the agent one-hot.
 
 Shapes: `B` env copies, `n` agents, `T` steps; observations stacked to `[B, n, d]`.
 """
@@ -32,7 +33,7 @@ from jaxrl.blocks.optim import learning_rate_at
 from jaxrl.blocks.returns import gae
 from jaxrl.blocks.rollout import EnvCarry, reset_envs, rollout
 from jaxrl.envs import Environment, spaces
-from jaxrl.envs.multi import AVAIL_ACTIONS, global_state_of
+from jaxrl.envs.multi import AVAIL_ACTIONS, GLOBAL_STATE, TeamView, global_state_of
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,17 +135,20 @@ class AgentLayout:
     action_dim: int | None
     action_boxes: tuple | None  # per agent (low, high, shape) of Box actions
     agent_ids: bool
+    global_dim: int | None  # the env's global state size (MAPPO's critic input), None if it has none
 
     @staticmethod
     def of(multi, params, share_params: bool) -> AgentLayout:
         agents = tuple(multi.agents)
         obs_spaces, act_spaces = multi.observation_spaces(params), multi.action_spaces(params)
+        team_space = TeamView(multi).observation_space(params).spaces
+        global_dim = int(np.prod(team_space[GLOBAL_STATE].shape)) if GLOBAL_STATE in team_space else None
         obs_dims = tuple(int(np.prod(obs_spaces[a].shape)) for a in agents)
         kinds = {type(act_spaces[a]) for a in agents}
         if kinds == {spaces.Discrete}:
             sizes = [int(act_spaces[a].n) for a in agents]
             valid = np.arange(max(sizes))[None, :] < np.asarray(sizes)[:, None]
-            return AgentLayout(agents, obs_dims, max(sizes), valid, None, None, share_params)
+            return AgentLayout(agents, obs_dims, max(sizes), valid, None, None, share_params, global_dim)
         shapes = {tuple(act_spaces[a].shape) for a in agents}
         if kinds != {spaces.Box} or len(shapes) != 1:
             raise ValueError(
@@ -152,7 +156,8 @@ class AgentLayout:
                 f"{multi.name} has {', '.join(f'{a}: {act_spaces[a]!r}' for a in agents)}."
             )
         boxes = tuple((act_spaces[a].low, act_spaces[a].high, act_spaces[a].shape) for a in agents)
-        return AgentLayout(agents, obs_dims, None, None, int(np.prod(shapes.pop())), boxes, share_params)
+        return AgentLayout(agents, obs_dims, None, None, int(np.prod(shapes.pop())), boxes, share_params,
+                           global_dim)
 
     @property
     def num_agents(self) -> int:
@@ -164,7 +169,8 @@ class AgentLayout:
 
     @property
     def critic_dim(self) -> int:
-        return sum(self.obs_dims) + (self.num_agents if self.agent_ids else 0)
+        joint = sum(self.obs_dims) if self.global_dim is None else self.global_dim
+        return joint + (self.num_agents if self.agent_ids else 0)
 
     def stack(self, per_agent: dict) -> jax.Array:
         """`{agent: [...]}` -> `[..., n]`."""
@@ -178,8 +184,12 @@ class AgentLayout:
         return self._with_ids(jnp.stack(rows, axis=1))
 
     def critic_inputs(self, obs: dict) -> jax.Array:
-        """MAPPO: every agent's critic sees all observations, `[B, n, critic_dim]`."""
-        joint = global_state_of(obs, self.agents)  # [B, sum(obs_dims)]
+        """MAPPO: every agent's critic sees the env's global state, or else all observations
+        concatenated: `[B, n, critic_dim]`."""
+        if GLOBAL_STATE in obs:
+            joint = obs[GLOBAL_STATE].reshape(obs[GLOBAL_STATE].shape[0], -1).astype(jnp.float32)
+        else:
+            joint = global_state_of(obs, self.agents)  # [B, sum(obs_dims)]
         return self._with_ids(jnp.broadcast_to(joint[:, None], (joint.shape[0], self.num_agents, joint.shape[-1])))
 
     def _with_ids(self, x: jax.Array) -> jax.Array:

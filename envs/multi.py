@@ -12,7 +12,8 @@ flags are dicts keyed by agent name (JaxMARL's and PettingZoo's parallel API):
   every agent; both true: `terminated` wins, no bootstrap).
 * The episode ends when every agent is terminated or at the time limit; then `step` auto-resets
   and `info["final_observation"]` holds every agent's last observation (on other steps it equals
-  `obs`); an env with action masks adds `info["final_avail_actions"]`, those of that state.
+  `obs`); an env with action masks adds `info["final_avail_actions"]`, one with a global state
+  `info["final_global_state"]`, those of that state.
 * Optional: `avail_actions(state, params) -> {agent: bool [n]}` (action masks of `Discrete`
   spaces; default all available) and `global_state(state, params) -> float32 [d]` (the input of a
   centralised critic; default None: critics read the agents' flattened observations concatenated,
@@ -25,8 +26,10 @@ Subclasses implement `reset_env`, `step_env` (which increments `state.time`), th
 training loop, `EpisodeStatistics` and evaluation treat it as one env: observations and actions
 stay dicts, the reward is the team reward (the mean of the agents' rewards; JaxMARL's reported
 return), `terminated` means every agent terminated, and `info` carries the per-agent
-`agent_rewards`, `agent_terminated`, `agent_truncated` and `avail_actions` (after the step, for
-the next observation) for multi-agent learners.
+`agent_rewards`, `agent_terminated` and `agent_truncated` dicts for multi-agent learners. When the
+env defines `avail_actions`, the team view's observations (and final observations) also hold them
+under `"avail_actions"` (`{agent: bool [n]}`), so a policy masks its actions wherever it acts; when
+it defines `global_state`, under `"global_state"` (float32 `[d]`, for centralised critics).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from jaxrl.envs.core import EnvParams, EnvState, Environment, select_tree
 
 MultiStepResult = tuple[dict, Any, dict, dict, dict, dict]
 AVAIL_ACTIONS = "avail_actions"  # the team view's observation entry for action masks (not an agent)
+GLOBAL_STATE = "global_state"  # the team view's observation entry for the env's global state
 
 
 class MultiAgentEnv:
@@ -81,6 +85,9 @@ class MultiAgentEnv:
         info = {**info, "final_observation": obs_step}
         if type(self).avail_actions is not MultiAgentEnv.avail_actions:  # the final state's masks too
             info["final_avail_actions"] = self.avail_actions(state_step, params)
+        final_global = self.global_state(state_step, params)
+        if final_global is not None:
+            info["final_global_state"] = final_global
         return obs, state, rewards, terminated, {a: limit for a in self.agents}, info
 
     def reset_env(self, key: jax.Array, params: Any) -> tuple[dict, Any]:
@@ -149,9 +156,13 @@ class TeamView(Environment):
         return type(self.multi).avail_actions is not MultiAgentEnv.avail_actions
 
     def _observe(self, obs: dict, state: Any, params: Any) -> dict:
-        if not self.has_action_masks:
-            return obs
-        return {**obs, AVAIL_ACTIONS: self.multi.avail_actions(state, params)}
+        extra = {}
+        if self.has_action_masks:
+            extra[AVAIL_ACTIONS] = self.multi.avail_actions(state, params)
+        global_state = self.multi.global_state(state, params)
+        if global_state is not None:
+            extra[GLOBAL_STATE] = global_state
+        return {**obs, **extra}
 
     def reset(self, key: jax.Array, params: Any = None) -> tuple[dict, Any]:
         params = self.multi.default_params if params is None else params
@@ -162,9 +173,11 @@ class TeamView(Environment):
         params = self.multi.default_params if params is None else params
         obs, state, rewards, terminated, truncated, info = self.multi.step(key, state, action, params)
         obs = self._observe(obs, state, params)
-        if self.has_action_masks:
-            info = {**info, "final_observation": {**info["final_observation"],
-                                                  AVAIL_ACTIONS: info.pop("final_avail_actions")}}
+        final = {AVAIL_ACTIONS: info.pop("final_avail_actions", None),
+                 GLOBAL_STATE: info.pop("final_global_state", None)}
+        final = {k: v for k, v in final.items() if v is not None}
+        if final:
+            info = {**info, "final_observation": {**info["final_observation"], **final}}
         agents = self.multi.agents
         team_reward = jnp.mean(jnp.stack([rewards[a] for a in agents]))
         all_terminated = jnp.all(jnp.stack([terminated[a] for a in agents]))
@@ -177,6 +190,10 @@ class TeamView(Environment):
             obs_spaces[AVAIL_ACTIONS] = spaces.Dict({
                 a: spaces.Box(0, 1, (space.n,), jnp.bool_) for a, space in self.multi.action_spaces(params).items()
                 if isinstance(space, spaces.Discrete)})
+        global_state = jax.eval_shape(lambda k: self.multi.global_state(self.multi.reset(k, params)[1], params),
+                                      jax.random.key(0))
+        if global_state is not None:
+            obs_spaces[GLOBAL_STATE] = spaces.Box(-jnp.inf, jnp.inf, global_state.shape, jnp.float32)
         return spaces.Dict(obs_spaces)
 
     def action_space(self, params: Any) -> spaces.Dict:
@@ -220,5 +237,5 @@ def is_multi_agent(env: Any) -> bool:
         env = inner
 
 
-__all__ = ["EnvParams", "EnvState", "AVAIL_ACTIONS", "MultiAgentEnv", "TeamView", "global_state_of", "inner_state", "is_multi_agent",
+__all__ = ["EnvParams", "EnvState", "AVAIL_ACTIONS", "GLOBAL_STATE", "MultiAgentEnv", "TeamView", "global_state_of", "inner_state", "is_multi_agent",
            "single_agent_view"]

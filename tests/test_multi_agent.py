@@ -71,6 +71,30 @@ class MaskedMatch(CoopMatch):
         return {"agent_0": jnp.arange(3) == state.target[0], "agent_1": jnp.arange(4) < 3}
 
 
+class GlobalMatch(CoopMatch):
+    """CoopMatch with a global state: both targets, one-hot `[6]`."""
+
+    def global_state(self, state, params):
+        return jax.nn.one_hot(state.target, 3).reshape(-1)
+
+
+def test_mappo_reads_the_envs_global_state_where_it_has_one():
+    from jaxrl.agents.ippo import AgentLayout
+
+    env, params = jaxrl.make("test_multi_agent:GlobalMatch")
+    team = TeamView(env)
+    obs, state = team.reset(jax.random.key(0), params)
+    np.testing.assert_array_equal(obs["global_state"], jax.nn.one_hot(state.target, 3).reshape(-1))
+    for t in range(5):
+        _, state, _, _, _, info = team.step(jax.random.key(t), state, {a: jnp.int32(0) for a in env.agents}, params)
+    assert info["final_observation"]["global_state"].shape == (6,)
+    assert AgentLayout.of(env, params, True).critic_dim == 6 + 2  # the global state and the agent one-hot
+    assert AgentLayout.of(jaxrl.make(ENV)[0], params, True).critic_dim == 3 + 4 + 2  # observations concatenated
+    result = jaxrl.train("mappo", "test_multi_agent:GlobalMatch", total_timesteps=16_000, config=SMALL, out=None,
+                         progress=False, use_tuned=False)
+    assert result.summary["final_eval_return"][0] >= 4.5
+
+
 def test_action_masks_travel_in_the_team_views_observations():
     env, params = jaxrl.make("test_multi_agent:MaskedMatch")
     team = TeamView(env)
