@@ -87,6 +87,9 @@ def targets(results: dict) -> list[list]:
         if r.get("sb3_ratio") is not None:
             rows.append([f"{name} steps/s vs Stable-Baselines3{_sb3_settings_label(r)}", ">= 10x", x(r["sb3_ratio"]),
                          check(r["sb3_ratio"], 10.0)])
+    for r in results.get("marl", {}).get("env", []):
+        rows.append([f"MPE simple_spread throughput vs JaxMARL, N={r['num_envs']}", ">= 1.0x", x(r["jaxrl_vs_jaxmarl"]),
+                     check(r["jaxrl_vs_jaxmarl"], 1.0)])
     return rows
 
 
