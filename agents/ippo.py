@@ -28,7 +28,7 @@ from jaxrl.agents.base import AgentFns, AgentSpec
 from jaxrl.agents.ppo import PPOConfig, PPOHparams, optimizer_for, ppo_loss, sgd_step, update_metrics
 from jaxrl.agents.validation import check_minibatches
 from jaxrl.blocks.minibatch import minibatch_epochs
-from jaxrl.blocks.networks import MultiAgentActorCritic
+from jaxrl.blocks.networks import ActorCritic
 from jaxrl.blocks.optim import learning_rate_at
 from jaxrl.blocks.returns import gae
 from jaxrl.blocks.rollout import EnvCarry, reset_envs, rollout
@@ -61,7 +61,7 @@ def build(env: Environment, env_params: Any, config: IPPOConfig, centralised: bo
         from jaxrl.agents import ippo_rnn
 
         return ippo_rnn.build(env, env_params, config, layout, centralised)
-    network = MultiAgentActorCritic(
+    network = ActorCritic(
         hidden_sizes=tuple(config.hidden_sizes), activation=config.activation,
         num_actions=layout.num_actions, action_dim=layout.action_dim,
     )

@@ -98,12 +98,7 @@ def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
         return ppo_rnn.build(env, env_params, config)
     obs_ndim = len(obs_space.shape)
     discrete = isinstance(action_space, spaces.Discrete)
-    network = ActorCritic(
-        hidden_sizes=tuple(config.hidden_sizes),
-        activation=config.activation,
-        num_actions=action_space.n if discrete else None,
-        action_dim=None if discrete else int(np.prod(action_space.shape)),
-    )
+    network = ActorCritic(**head_settings(config, action_space))
     to_env_action = action_transform(action_space, config.action_squash)
     tanh = not discrete and config.action_squash == "tanh"
 
@@ -180,6 +175,14 @@ def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
         act=act,
         steps_per_update=config.batch_size,
     )
+
+
+def head_settings(config: PPOConfig, action_space: spaces.Space) -> dict[str, Any]:
+    """The actor-critic's torso and head settings for `action_space` (a Discrete or Box)."""
+    discrete = isinstance(action_space, spaces.Discrete)
+    return dict(hidden_sizes=tuple(config.hidden_sizes), activation=config.activation,
+                num_actions=action_space.n if discrete else None,
+                action_dim=None if discrete else int(np.prod(action_space.shape)))
 
 
 def check_spaces(obs_space: spaces.Space, action_space: spaces.Space) -> None:

@@ -19,7 +19,8 @@ from flax import struct
 
 from jaxrl.agents.base import AgentFns, flatten_obs
 from jaxrl.agents.ppo import (
-    PPOConfig, PPOHparams, PPOPolicy, action_transform, optimizer_for, ppo_loss, sgd_step, update_metrics,
+    PPOConfig, PPOHparams, PPOPolicy, action_transform, head_settings, optimizer_for, ppo_loss, sgd_step,
+    update_metrics,
 )
 from jaxrl.blocks.distributions import TanhGaussian
 from jaxrl.blocks.minibatch import minibatch_epochs
@@ -48,14 +49,7 @@ def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
     obs_space, action_space = env.observation_space(env_params), env.action_space(env_params)
     obs_ndim = len(obs_space.shape)
     discrete = isinstance(action_space, spaces.Discrete)
-    network = RecurrentActorCritic(
-        cell=config.network,
-        size=config.rnn_size,
-        hidden_sizes=tuple(config.hidden_sizes),
-        activation=config.activation,
-        num_actions=action_space.n if discrete else None,
-        action_dim=None if discrete else int(np.prod(action_space.shape)),
-    )
+    network = RecurrentActorCritic(cell=config.network, size=config.rnn_size, **head_settings(config, action_space))
     to_env_action = action_transform(action_space, config.action_squash)
     tanh = not discrete and config.action_squash == "tanh"
     initial_memory = lambda batch: initial_carry(config.network, config.rnn_size, batch)

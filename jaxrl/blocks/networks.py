@@ -50,7 +50,8 @@ class ActorCritic(nn.Module):
 
     `__call__(obs [..., d]) -> (dist, value [...])`; `dist` is `Categorical` over `num_actions`
     logits when `num_actions` is set, else a `DiagGaussian` of `action_dim` with a learned,
-    state-independent log standard deviation.
+    state-independent log standard deviation. With `critic_in [..., c]` the critic reads it
+    instead of `obs` (a centralised critic).
     """
 
     hidden_sizes: Sequence[int]
@@ -60,8 +61,8 @@ class ActorCritic(nn.Module):
     init_log_std: float = 0.0
 
     @nn.compact
-    def __call__(self, obs: jax.Array):
-        return _policy_and_value(self, obs, obs)
+    def __call__(self, obs: jax.Array, critic_in: jax.Array | None = None):
+        return _policy_and_value(self, obs, obs if critic_in is None else critic_in)
 
 
 def _policy_and_value(module: nn.Module, actor_in: jax.Array, critic_in: jax.Array):
@@ -77,21 +78,6 @@ def _policy_and_value(module: nn.Module, actor_in: jax.Array, critic_in: jax.Arr
         dist = DiagGaussian(mean, jnp.broadcast_to(log_std, mean.shape))
     critic = MLP(module.hidden_sizes, module.activation, name="critic_torso")(critic_in)
     return dist, _dense(1, 1.0)(critic)[..., 0]
-
-
-class MultiAgentActorCritic(nn.Module):
-    """`ActorCritic` whose actor and critic read different inputs (a centralised critic):
-    `(actor_in [..., d], critic_in [..., c]) -> (dist, value [...])`."""
-
-    hidden_sizes: Sequence[int]
-    activation: str = "tanh"
-    num_actions: int | None = None
-    action_dim: int | None = None
-    init_log_std: float = 0.0
-
-    @nn.compact
-    def __call__(self, actor_in: jax.Array, critic_in: jax.Array):
-        return _policy_and_value(self, actor_in, critic_in)
 
 
 class RecurrentActorCritic(nn.Module):
