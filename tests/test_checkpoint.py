@@ -35,7 +35,7 @@ def _initial_state(algo: str, seeds: int = 2):
     and random values everywhere, so a round trip cannot pass by restoring zeros."""
     spec = get_agent(algo)
     small = {f: 1024 for f in _BUFFER_FIELDS if f in spec.config_fields}
-    for env_name in ("CartPole-v1", "Pendulum-v1"):
+    for env_name in ("CartPole-v1", "Pendulum-v1", "MPE_simple_spread_v3"):
         try:
             resolved = resolve(algo, env_name, small, seeds=seeds, use_tuned=False)
         except ConfigError:
@@ -47,7 +47,7 @@ def _initial_state(algo: str, seeds: int = 2):
             continue
         abstract = jax.eval_shape(jax.vmap(fns.init), *member_inputs(resolved))
         return _random_like(abstract), abstract
-    raise AssertionError(f"{algo} builds on neither CartPole-v1 nor Pendulum-v1")
+    raise AssertionError(f"{algo} builds on none of CartPole-v1, Pendulum-v1, MPE_simple_spread_v3")
 
 
 def _random_like(abstract):

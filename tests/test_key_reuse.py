@@ -16,7 +16,7 @@ from jaxrl.envs.multi import TeamView, is_multi_agent
 from jaxrl.population import build_agent
 from jaxrl.population.program import make_chunk, make_evaluate, with_finite_flags
 
-ENVS = ("CartPole-v1", "Pendulum-v1")  # one Discrete and one Box action space
+ENVS = ("CartPole-v1", "Pendulum-v1", "MPE_simple_spread_v3")  # Discrete, Box, and multi-agent
 # Extra settings whose code paths draw keys differently (prioritized sampling, tanh squashing, ...).
 VARIANTS = {
     "ppo": [{"action_squash": "tanh", "normalize_obs": True}],

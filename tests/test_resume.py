@@ -212,7 +212,7 @@ def _small_run(algo: str):
     from jaxrl.population import build_agent
 
     fields = get_agent(algo).config_fields
-    for env_name in ("CartPole-v1", "Pendulum-v1"):
+    for env_name in ("CartPole-v1", "Pendulum-v1", "MPE_simple_spread_v3"):
         settings = {"num_logs": 6, "checkpoint_every": 2, "eval_episodes": 2}
         settings.update({k: v for k, v in {"buffer_size": 2048, "hidden_sizes": (32, 32)}.items() if k in fields})
         try:
@@ -223,7 +223,7 @@ def _small_run(algo: str):
         if "learning_starts" in fields:
             settings["learning_starts"] = 2 * steps_per_update  # learning happens before the stop
         return env_name, settings, 12 * steps_per_update, 2 * steps_per_update
-    raise AssertionError(f"{algo} builds on neither CartPole-v1 nor Pendulum-v1")
+    raise AssertionError(f"{algo} builds on none of CartPole-v1, Pendulum-v1, MPE_simple_spread_v3")
 
 
 def _assert_interrupted_run_resumes_identically(algo, tmp_path):
