@@ -90,6 +90,11 @@ def test_mappo_reads_the_envs_global_state_where_it_has_one():
     assert info["final_observation"]["global_state"].shape == (6,)
     assert AgentLayout.of(env, params, True).critic_dim == 6 + 2  # the global state and the agent one-hot
     assert AgentLayout.of(jaxrl.make(ENV)[0], params, True).critic_dim == 3 + 4 + 2  # observations concatenated
+
+
+
+@pytest.mark.slow
+def test_mappo_learns_with_the_envs_global_state():
     result = jaxrl.train("mappo", "test_multi_agent:GlobalMatch", total_timesteps=16_000, config=SMALL, out=None,
                          progress=False, use_tuned=False)
     assert result.summary["final_eval_return"][0] >= 4.5
@@ -166,7 +171,11 @@ def test_global_state_concatenates_observations_in_agent_order():
     assert joint.shape == (2, 7) and float(joint[0, :4].sum()) == 0.0 and float(joint[0, 4:].sum()) == 3.0
 
 
-@pytest.mark.parametrize("algo, settings", [("ippo", {}), ("ippo", {"share_params": False}), ("mappo", {})])
+@pytest.mark.parametrize("algo, settings", [
+    ("ippo", {}),
+    pytest.param("ippo", {"share_params": False}, marks=pytest.mark.slow),
+    pytest.param("mappo", {}, marks=pytest.mark.slow),
+])
 def test_multi_agent_ppo_learns_a_cooperative_task(algo, settings):
     result = jaxrl.train(algo, ENV, seeds=2, total_timesteps=16_000, config={**SMALL, **settings}, out=None,
                          progress=False, use_tuned=False)
@@ -191,6 +200,7 @@ def test_per_agent_returns_are_logged_and_eval_reads_the_run(tmp_path):
     assert results["returns"].shape == (1, 4) and np.all(results["lengths"] == 5)
 
 
+@pytest.mark.slow
 def test_a_sweep_over_seeds_and_learning_rates_compiles_once(tmp_path):
     result = jaxrl.sweep("mappo", ENV, grid={"learning_rate": [1e-3, 3e-3]}, seeds=2, total_timesteps=3200,
                          config={k: v for k, v in SMALL.items() if k != "learning_rate"}, out=tmp_path,
@@ -228,7 +238,10 @@ def test_an_algorithm_of_the_other_kind_gets_one_message(algo, env, message):
         jaxrl.train(algo, env, out=None, progress=False)
 
 
-@pytest.mark.parametrize("algo, settings", [("ippo", {"network": "gru"}), ("mappo", {"network": "lstm", "seq_len": 10})])
+@pytest.mark.parametrize("algo, settings", [
+    ("ippo", {"network": "gru"}),
+    pytest.param("mappo", {"network": "lstm", "seq_len": 10}, marks=pytest.mark.slow),
+])
 def test_recurrent_multi_agent_ppo_learns_and_its_exported_policy_steps_with_a_carry(algo, settings, tmp_path):
     config = {**SMALL, "rnn_size": 32, **settings}
     result = jaxrl.train(algo, ENV, total_timesteps=16_000, config=config, out=tmp_path, name="run", progress=False,
