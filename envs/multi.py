@@ -219,13 +219,6 @@ def single_agent_view(env: Any) -> Any:
     return TeamView(env) if isinstance(env, MultiAgentEnv) else env
 
 
-def inner_state(state: Any) -> Any:
-    """The env's own state inside any stack of stateful wrappers' states (`WrapperState.env_state`)."""
-    while hasattr(state, "env_state"):
-        state = state.env_state
-    return state
-
-
 def is_multi_agent(env: Any) -> bool:
     """Whether `env` (or the env inside a `TeamView` or wrappers) is a `MultiAgentEnv`."""
     while True:
@@ -237,5 +230,5 @@ def is_multi_agent(env: Any) -> bool:
         env = inner
 
 
-__all__ = ["EnvParams", "EnvState", "AVAIL_ACTIONS", "GLOBAL_STATE", "MultiAgentEnv", "TeamView", "global_state_of", "inner_state", "is_multi_agent",
+__all__ = ["EnvParams", "EnvState", "AVAIL_ACTIONS", "GLOBAL_STATE", "MultiAgentEnv", "TeamView", "global_state_of", "is_multi_agent",
            "single_agent_view"]
