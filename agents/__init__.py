@@ -52,6 +52,7 @@ def register_agent(name: str, spec: AgentSpec, *, overwrite: bool = False) -> No
 
 
 def list_agents() -> list[str]:
+    """The registered algorithm names, sorted (built-in and `register_agent`ed)."""
     return sorted(_AGENTS)
 
 
