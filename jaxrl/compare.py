@@ -282,7 +282,7 @@ def plot(result: Comparison, path: Path, reps: int = 2000, seed: int = 0) -> Pat
     envs = result.scores.envs if label == ALL else [label]
     norm = result.normalization if label == ALL else None
     matrices = _matrices(result.scores, envs, norm, [])
-    fig, axes = rundir.new_figure(1, 3, figsize=(15, 4))
+    fig, axes = rundir.new_figure(1, 3, figsize=(16, 4.5), layout="constrained")
     _plot_curves(axes[0], result.scores, envs, norm, reps, seed)
     lows, highs = [m.min() for m in matrices.values()], [m.max() for m in matrices.values()]
     taus = np.linspace(min(lows), max(highs), 60)
@@ -300,7 +300,6 @@ def plot(result: Comparison, path: Path, reps: int = 2000, seed: int = 0) -> Pat
         ax.grid(alpha=0.3)
     if axes[0].get_legend_handles_labels()[0]:
         axes[0].legend(fontsize=7)
-    fig.tight_layout()
     fig.savefig(path, dpi=100)
     return path
 
@@ -324,6 +323,7 @@ def _plot_curves(ax, scores: Scores, envs: list[str], norm, reps: int, seed: int
         steps = curves[agent][0]
         (line,) = ax.plot(steps, interval.point, label=agent)
         ax.fill_between(steps, interval.lower, interval.upper, color=line.get_color(), alpha=0.2, lw=0)
+    rundir.steps_axis(ax)
     ax.set(xlabel="environment steps (per run)", ylabel="IQM eval return" + (" (normalised)" if norm else ""),
            title="sample efficiency" if intervals else "sample efficiency (no common curves)")
 

@@ -297,13 +297,22 @@ def new_figure(nrows: int = 1, ncols: int = 1, **kwargs):
     neither switch the user's matplotlib backend nor show up among a notebook's figures."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=kwargs.pop("figsize", None))
+    fig = Figure(figsize=kwargs.pop("figsize", None), layout=kwargs.pop("layout", None))
     return fig, fig.subplots(nrows, ncols, **kwargs)
+
+
+def steps_axis(ax) -> None:
+    """Environment steps on the x axis as 20k, 1.5M (long plain numbers overlap)."""
+    from matplotlib.ticker import EngFormatter
+
+    ax.xaxis.set_major_formatter(EngFormatter(sep=""))
 
 
 def save_plot(fig, ax, path: Path, xlabel: str, ylabel: str, title: str, title_size: float | None = None) -> None:
     """Label, grid and (when there are labelled lines) a legend, then write `path`."""
     ax.set_xlabel(xlabel)
+    if "steps" in xlabel:
+        steps_axis(ax)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=title_size)
     ax.grid(alpha=0.3)

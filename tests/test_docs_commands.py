@@ -26,7 +26,7 @@ def command_lines(page: Path) -> list[str]:
         for line in block.replace("\\\n", " ").splitlines():
             line = line.strip().removeprefix("$ ")
             for part in line.split("&&"):
-                part = part.split(" #")[0].strip()
+                part = part.split(" #")[0].split(" | ")[0].strip()
                 if part.startswith("jaxrl "):
                     lines.append(part)
     return lines
