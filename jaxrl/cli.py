@@ -12,6 +12,7 @@
     jaxrl plot RUN_DIR ... [--metric COLUMN] [--out FILE]
     jaxrl envs [--no-adapters]
     jaxrl check-env ENV
+    jaxrl contextual matrix ALGO --env ENV --context FIELD=LO:HI:N ... | select MATRIX_DIR --strategy S --budget K
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from typing import Annotated, Literal
 import tyro
 
 from jaxrl.agents import list_agents
+from jaxrl.contextual.cli import Contextual
+from jaxrl.contextual.cli import run as run_contextual
 
 AlgoName = Literal[tuple(list_agents())]  # type: ignore[valid-type]
 
@@ -245,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
     command = tyro.extras.subcommand_cli_from_dict(
-        {"train": Train, "sweep": Sweep, "eval": Eval, "compare": Compare, "runs": Runs, "plot": Plot, "envs": Envs, "check-env": CheckEnv},
+        {"train": Train, "sweep": Sweep, "eval": Eval, "compare": Compare, "runs": Runs, "plot": Plot, "envs": Envs, "check-env": CheckEnv,
+         "contextual": Contextual},
         prog="jaxrl",
         description="jaxrl: JAX-native reinforcement learning. Whole training runs compile to one program.",
         args=_merge_repeated(sys.argv[1:] if argv is None else argv),
@@ -280,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if isinstance(command, CheckEnv):
             return _check_env(command)
+        if isinstance(command, Contextual):
+            return run_contextual(command)
     except (ValueError, TypeError, FileExistsError) as exc:
         # User mistakes (bad names, values, paths) are reported in one paragraph, no traceback.
         print(f"jaxrl: error: {exc}", file=sys.stderr)

@@ -26,8 +26,8 @@ from jaxrl.contextual.matrix import MatrixResult
 from jaxrl.contextual.strategies import STRATEGIES, aggregate_curve, greedy_order, mbtl_order, random_order
 
 
-def check_budget(result: MatrixResult, budget: int | None) -> int:
-    n = result.returns.shape[1]
+def check_budget(n: int, budget: int | None) -> int:
+    """`budget` (default: all `n` contexts), or ConfigError unless 1 <= budget <= n."""
     if budget is None:
         return n
     if not 1 <= budget <= n:
@@ -41,7 +41,7 @@ def strategy_orders(result: MatrixResult, strategy: str, budget: int | None = No
     if strategy not in STRATEGIES:
         raise ConfigError(f"Unknown strategy {strategy!r}; strategies: {', '.join(STRATEGIES)} (independent and "
                           "multi-task are reference values in every report).")
-    budget = check_budget(result, budget)
+    budget = check_budget(result.returns.shape[1], budget)
     rng = np.random.default_rng(seed)
     points = result.space.unit_grid()
     orders = []
@@ -59,7 +59,7 @@ def strategy_curves(result: MatrixResult, budget: int | None = None, beta: float
                     random_orders: int = 100, seed: int = 0) -> dict[str, np.ndarray]:
     """`{strategy: [seeds, budget]}`: the aggregate after k = 1..budget trained tasks (random: the
     mean over `random_orders` orders per seed)."""
-    budget = check_budget(result, budget)
+    budget = check_budget(result.returns.shape[1], budget)
     curves = {}
     for name in STRATEGIES:
         if name == "random":

@@ -148,6 +148,8 @@ def _parse(env_name: str, params: Any, spec: str) -> Axis:
         if len(parts) != 3:
             raise ValueError
         return Axis(field, float(parts[0]), float(parts[1]), _count(spec, parts[2]))
+    except ConfigError:
+        raise
     except ValueError:
         raise ConfigError(f"--context {spec!r} is not FIELD=LO:HI:N with numbers LO <= HI and a count N >= 1 "
                           f"(e.g. {_example(env_name, params)}).") from None
