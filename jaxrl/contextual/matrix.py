@@ -44,6 +44,7 @@ class MatrixResult:
     seeds: list[int]
     summary: dict[str, Any]
     path: Path | None = None
+    train: Any = None  # the population's TrainResult (None when loaded from disk)
 
     @property
     def independent(self) -> np.ndarray:
@@ -99,7 +100,7 @@ def train_matrix(algo: str, space: ContextSpace, *, seeds: int | Sequence[int] =
         "independent_mean": float(np.mean(np.diagonal(returns, axis1=1, axis2=2))),
         "multitask_mean": None if multi is None else float(np.mean(multi)),
     }
-    result = MatrixResult(space, returns, multi, seed_list, summary, path)
+    result = MatrixResult(space, returns, multi, seed_list, summary, path, run)
     if path is not None:
         save_matrix(result, path, {k: v for k, v in members.to_dict().items() if k in ("config", "hparams")})
     return result
