@@ -161,3 +161,27 @@ def test_contexts_are_traced_member_inputs() -> None:
     _, hparams = member_inputs(resolved)
     assert isinstance(hparams, WithContext)
     np.testing.assert_array_equal(hparams.context["low"], jnp.asarray([[0.5], [1.0]], jnp.float32))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algo, env, context, config", [
+    ("dqn", "CartPole-v1", "length=0.2:1.5:2", {"learning_starts": 256}),
+    ("pqn", "CartPole-v1", "length=0.2:1.5:2", {}),
+    ("sac", "Pendulum-v1", "m=0.5:2.0:2", {"learning_starts": 256}),
+    ("td3", "Pendulum-v1", "l=0.5:2.0:2", {"learning_starts": 256}),
+])
+def test_every_algorithm_trains_contexts_in_one_program(algo, env, context, config) -> None:
+    m = train_matrix(algo, context_space(env, [context]), seeds=2, total_timesteps=1024, eval_episodes=2,
+                     out=None, progress=False, config={"num_logs": 1, **config})
+    assert m.summary["num_compiles"] == 1 and m.returns.shape == (2, 2, 2) and np.all(np.isfinite(m.returns))
+    own = np.asarray(m.train.summary["final_eval_return"][:4]).reshape(2, 2).T
+    np.testing.assert_allclose(np.diagonal(m.returns, axis1=1, axis2=2), own, rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_ppo_learns_every_pole_length_and_mbtl_beats_random() -> None:
+    m = train_matrix("ppo", context_space("CartPole-v1", ["length=0.1:2.0:6"]), seeds=2, out=None, progress=False)
+    assert np.mean(np.diagonal(m.returns, axis1=1, axis2=2)) >= 450  # tuned PPO solves (nearly) every context
+    report = make_report(m, random_orders=50)
+    mbtl, random = report["strategies"]["mbtl"]["mean"], report["strategies"]["random"]["mean"]
+    assert mbtl[1] >= random[1] and report["strategies"]["greedy"]["mean"][-1] == pytest.approx(mbtl[-1])
