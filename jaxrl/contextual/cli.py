@@ -87,13 +87,16 @@ def run(cmd: Contextual) -> int:
 
 def _matrix(cmd: Matrix) -> int:
     from jaxrl.cli import _pairs
+    from jaxrl.config import resolve
     from jaxrl.contextual.matrix import train_matrix
     from jaxrl.contextual.report import check_budget, format_table, make_report, write_report
     from jaxrl.contextual.space import context_space
 
-    space = context_space(cmd.env, cmd.context)
+    settings = _pairs("--set", cmd.set)
+    fixed = resolve(cmd.algo, cmd.env, settings).env_kwargs  # --set env.FIELD=V: fixed in every context
+    space = context_space(cmd.env, cmd.context, fixed)
     check_budget(len(space.grid), cmd.budget)  # before training
-    result = train_matrix(cmd.algo, space, seeds=cmd.seeds, config=_pairs("--set", cmd.set),
+    result = train_matrix(cmd.algo, space, seeds=cmd.seeds, config=settings,
                           total_timesteps=cmd.total_timesteps, eval_episodes=cmd.eval_episodes,
                           multitask=cmd.multitask, out=cmd.out, name=cmd.name, progress=cmd.progress)
     report = make_report(result, cmd.budget)

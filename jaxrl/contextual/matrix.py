@@ -69,9 +69,9 @@ def train_matrix(algo: str, space: ContextSpace, *, seeds: int | Sequence[int] =
     if eval_episodes < 1:
         raise ConfigError(f"eval_episodes must be >= 1 (episodes per target context), got {eval_episodes}.")
     resolved = resolve(algo, space.env_name, {"eval_every": 0, "eval_episodes": eval_episodes, **dict(config or {})}, total_timesteps=total_timesteps)
-    if resolved.env_kwargs:
-        raise ConfigError(f"Set env params of a contextual run through the context space, not --set env.X "
-                          f"(got {', '.join('env.' + k for k in resolved.env_kwargs)}).")
+    if resolved.env_kwargs != dict(space.env_kwargs):
+        raise ConfigError(f"Fixed env params of a contextual run belong to its context space "
+                          f"(context_space(..., env_kwargs=)), got env.X settings {resolved.env_kwargs}.")
     boxes = _member_boxes(space, len(seed_list), multitask)
     members = with_members(resolved, [s for _, s in boxes], [{}] * len(boxes))
     members = dataclasses.replace(members, env_kwargs=dict(space.env_kwargs), member_contexts=tuple(
