@@ -24,9 +24,10 @@ def test_fixed_context_steps_like_the_env_with_those_params() -> None:
     obs, state = cenv.reset(jax.random.key(0), cparams)
     np.testing.assert_allclose(state.context, [1.5, 0.3])
     plain = params.replace(length=1.5, masspole=0.3)
+    step, cstep = jax.jit(env.step), jax.jit(cenv.step)
     for t in range(5):
-        expected = env.step(jax.random.key(t), state.env_state, 1, plain)
-        obs, state, reward, terminated, truncated, _ = cenv.step(jax.random.key(t), state, 1, cparams)
+        expected = step(jax.random.key(t), state.env_state, 1, plain)
+        obs, state, reward, terminated, truncated, _ = cstep(jax.random.key(t), state, 1, cparams)
         np.testing.assert_allclose(obs, expected[0], rtol=1e-6)
         assert float(reward) == float(expected[2]) and not bool(terminated | truncated)
 
@@ -164,17 +165,19 @@ def test_contexts_are_traced_member_inputs() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("algo, env, context, config", [
-    ("dqn", "CartPole-v1", "length=0.2:1.5:2", {"learning_starts": 256}),
-    ("pqn", "CartPole-v1", "length=0.2:1.5:2", {}),
-    ("sac", "Pendulum-v1", "m=0.5:2.0:2", {"learning_starts": 256}),
-    ("td3", "Pendulum-v1", "l=0.5:2.0:2", {"learning_starts": 256}),
+@pytest.mark.parametrize("algo, env, contexts, config", [
+    ("dqn", "CartPole-v1", ["length=0.2:1.5:2"], {"learning_starts": 256}),
+    ("pqn", "CartPole-v1", ["length=0.2:1.5:2"], {}),
+    ("sac", "Pendulum-v1", ["m=0.5:2.0:2"], {"learning_starts": 256}),
+    ("td3", "Pendulum-v1", ["l=0.5:2.0:2"], {"learning_starts": 256}),
+    ("ppo", "Acrobot-v1", ["link_mass_1=0.5:1.5:2", "link_length_1=0.5:1.5:2"], {}),  # 2-D: 4 contexts
 ])
-def test_every_algorithm_trains_contexts_in_one_program(algo, env, context, config) -> None:
-    m = train_matrix(algo, context_space(env, [context]), seeds=2, total_timesteps=1024, eval_episodes=2,
+def test_every_algorithm_trains_contexts_in_one_program(algo, env, contexts, config) -> None:
+    m = train_matrix(algo, context_space(env, contexts), seeds=2, total_timesteps=1024, eval_episodes=2,
                      out=None, progress=False, config={"num_logs": 1, **config})
-    assert m.summary["num_compiles"] == 1 and m.returns.shape == (2, 2, 2) and np.all(np.isfinite(m.returns))
-    own = np.asarray(m.train.summary["final_eval_return"][:4]).reshape(2, 2).T
+    n = 2 ** len(contexts)
+    assert m.summary["num_compiles"] == 1 and m.returns.shape == (2, n, n) and np.all(np.isfinite(m.returns))
+    own = np.asarray(m.train.summary["final_eval_return"][: 2 * n]).reshape(n, 2).T
     np.testing.assert_allclose(np.diagonal(m.returns, axis1=1, axis2=2), own, rtol=1e-5)
 
 
