@@ -14,7 +14,9 @@ the best trained policy for that target: `V(S) = mean_t max_{s in S} J[s, t]` (`
   (RBF) kernel `exp(-d^2 / 2 l^2)` on standardised returns, noise variance 0.01, the length scale l
   chosen among 24 log-spaced values in [0.03, 3] by the log marginal likelihood. The generalisation
   gap is linear in the L1 distance d(x, x') of the scaled contexts, with the slope fitted by least
-  squares (through the origin) to the observed gaps `J[s, s] - J[s, t]` of the trained sources (>= 0).
+  squares (through the origin) to the observed gaps `J[s, s] - J[s, t]` of the trained sources (>= 0;
+  one slope pooled over them, where the authors' `linear_estimated` fits one per trained source and
+  uses the nearest one's).
   The next source maximises the expected marginal gain of V (their `new_ucb` acquisition):
   `a(x) = mean_t max(mu(x) + beta * sigma(x) - slope * d(x, t) - V(t), 0)` with V(t) the best
   observed return on t so far; the first source is the centre of the space, as in the paper. Ties
