@@ -170,7 +170,7 @@ def test_contexts_are_traced_member_inputs() -> None:
     ("pqn", "CartPole-v1", ["length=0.2:1.5:2"], {}),
     ("sac", "Pendulum-v1", ["m=0.5:2.0:2"], {"learning_starts": 256}),
     ("td3", "Pendulum-v1", ["l=0.5:2.0:2"], {"learning_starts": 256}),
-    ("ppo", "Acrobot-v1", ["link_mass_1=0.5:1.5:2", "link_length_1=0.5:1.5:2"], {}),  # 2-D: 4 contexts
+    ("ppo", "Acrobot-v1", ["link_mass_1=0.5:1.5:2", "link_length_1=0.5:1.5:2"], {"num_steps": 32}),  # 2-D: 4 contexts
 ])
 def test_every_algorithm_trains_contexts_in_one_program(algo, env, contexts, config) -> None:
     m = train_matrix(algo, context_space(env, contexts), seeds=2, total_timesteps=1024, eval_episodes=2,
