@@ -44,6 +44,19 @@ class ContextParams:
         return self.inner.max_steps_in_episode
 
 
+
+def _replace(self: ContextParams, **updates: Any) -> ContextParams:
+    """New params; fields other than `inner`, `low`, `high` go to the inner params (so code that sets
+    e.g. `max_steps_in_episode`, such as `check_env`, works through the wrapper)."""
+    own = {k: v for k, v in updates.items() if k in ("inner", "low", "high")}
+    rest = {k: v for k, v in updates.items() if k not in own}
+    inner = own.pop("inner", self.inner)
+    return dataclasses.replace(self, inner=inner.replace(**rest) if rest else inner, **own)
+
+
+ContextParams.replace = _replace  # after @struct.dataclass, which sets its own `replace`
+
+
 @struct.dataclass
 class ContextState(WrapperState):
     """The inner state and the context `[F]` (float32) of the current episode."""

@@ -50,6 +50,15 @@ def test_randomised_context_is_drawn_per_episode_and_kept_within_it() -> None:
     assert len(distinct) >= 8 and distinct.min() >= 0.2 and distinct.max() <= 2.0
 
 
+def test_contextual_env_passes_check_env() -> None:
+    from jaxrl.envs import check_env
+
+    env, params = make("CartPole-v1")
+    cenv = ContextualEnv(env, ("length",))
+    report = check_env(cenv, cenv.params_for(params, [0.2], [2.0]), num_steps=16, num_envs=8, check_x64=False)
+    assert {"jit", "vmap", "determinism", "truncation", "final_observation"} <= set(report.passed), report  # raises on a failure
+
+
 @pytest.fixture(scope="module")
 def tiny_matrix() -> MatrixResult:
     space = context_space("CartPole-v1", ["length=0.2:1.5:2"])
