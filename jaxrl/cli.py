@@ -12,6 +12,7 @@
     jaxrl plot RUN_DIR ... [--metric COLUMN] [--out FILE]
     jaxrl envs [--no-adapters]
     jaxrl check-env ENV
+    jaxrl contextual matrix ALGO --env ENV --context FIELD=LO:HI:N ... | select MATRIX_DIR --strategy S --budget K
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from typing import Annotated, Literal
 import tyro
 
 from jaxrl.agents import list_agents
+from jaxrl.contextual.cli import Contextual
+from jaxrl.contextual.cli import run as run_contextual
 
 AlgoName = Literal[tuple(list_agents())]  # type: ignore[valid-type]
 
@@ -242,7 +245,7 @@ def _merge_repeated(argv: list[str]) -> list[str]:
 
 # Subcommand -> its options (a dataclass whose field docstrings are the help; docs/cli.md is made from them).
 COMMANDS = {"train": Train, "sweep": Sweep, "eval": Eval, "compare": Compare, "runs": Runs, "plot": Plot,
-            "envs": Envs, "check-env": CheckEnv}
+            "envs": Envs, "check-env": CheckEnv, "contextual": Contextual}
 DESCRIPTION = "jaxrl: JAX-native reinforcement learning. Whole training runs compile to one program."
 
 
@@ -288,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if isinstance(command, CheckEnv):
             return _check_env(command)
+        if isinstance(command, Contextual):
+            return run_contextual(command)
     except (ValueError, TypeError, FileExistsError) as exc:
         # User mistakes (bad names, values, paths) are reported in one paragraph, no traceback.
         print(f"jaxrl: error: {exc}", file=sys.stderr)

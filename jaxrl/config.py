@@ -48,6 +48,10 @@ class ResolvedConfig:
     # A population with its own traced settings per member (a sweep group): one Hparams per entry
     # of `seeds` (seeds may then repeat). None: every member uses `hparams`.
     member_hparams: tuple[Any, ...] | None = None
+    # Per-member values of env params fields (a member's *context*, e.g. {"low": [0.5], "high": [0.5]}
+    # of a `ContextualEnv`), traced inputs of the population program, so members on different
+    # contexts share one compiled program. None: every member uses the env's params as made.
+    member_contexts: tuple[dict[str, Any], ...] | None = None
 
     @property
     def members(self) -> tuple[Any, ...]:
@@ -66,6 +70,8 @@ class ResolvedConfig:
         }
         if self.member_hparams is not None:
             out["member_hparams"] = [hparams_dict(h) for h in self.member_hparams]
+        if self.member_contexts is not None:
+            out["member_contexts"] = [{k: _plain_array(v) for k, v in c.items()} for c in self.member_contexts]
         return out
 
 
@@ -147,11 +153,15 @@ def from_dict(data: dict[str, Any]) -> ResolvedConfig:
     except (KeyError, TypeError) as exc:
         raise ConfigError(f"Not a jaxrl config (missing {exc}).") from None
     members = data.get("member_hparams")
+    contexts = data.get("member_contexts")
+    contexts = None if contexts is None else tuple(dict(c) for c in contexts)
     try:
         if members is None:
-            return resolve(algo, env, overrides, seeds=seeds, use_tuned=False)
-        resolved = resolve(algo, env, overrides, use_tuned=False)
-        return with_members(resolved, seeds, [{**data["hparams"], **m} for m in members])
+            resolved = resolve(algo, env, overrides, seeds=seeds, use_tuned=False)
+        else:
+            resolved = with_members(resolve(algo, env, overrides, use_tuned=False), seeds,
+                                    [{**data["hparams"], **m} for m in members])
+        return dataclasses.replace(resolved, member_contexts=contexts)
     except ConfigError as exc:
         written = (data.get("versions") or {}).get("jaxrl") if isinstance(data.get("versions"), dict) else None
         raise ConfigError(f"This jaxrl cannot read the saved config (written by jaxrl {written or 'unknown'}, "
@@ -269,6 +279,11 @@ def _parse_literal(value: Any) -> Any:
         except ValueError:
             continue
     return {"true": True, "false": False}.get(value.lower(), value)
+
+
+def _plain_array(value: Any) -> Any:
+    """A number or array as a plain Python number or (nested) list, for JSON."""
+    return value.tolist() if hasattr(value, "tolist") else value
 
 
 def _plain(value: Any) -> Any:

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl import checkpoint, rundir
-from jaxrl.config import ResolvedConfig, check_seed
+from jaxrl.config import ConfigError, ResolvedConfig, check_seed
 from jaxrl.config import from_dict as config_from_dict
 from jaxrl.envs import make, spaces
 from jaxrl.envs.multi import single_agent_view
@@ -39,6 +39,9 @@ def restore_policy(run_dir: str | Path, step: int | None = None) -> RunPolicy:
     """Rebuild the agent of `run_dir` and restore its policy at `step` (default: the newest usable)."""
     run_path = Path(run_dir)
     resolved = config_from_dict(rundir.read_config(run_path))
+    if resolved.member_contexts is not None:  # its env (a ContextualEnv) is not in config.json
+        raise ConfigError(f"{str(run_path)!r} is the population of a generalisation matrix (jaxrl contextual "
+                          "matrix); its policies are evaluated in its matrix.csv, not by restoring them.")
     env, env_params = make(resolved.env, **resolved.env_kwargs)
     env = single_agent_view(env)  # a multi-agent env acts and is evaluated as its team
     fns = build_agent(resolved, env, env_params)

@@ -221,6 +221,9 @@ def _resume(run_dir: str | Path, *, progress: bool, loggers: Sequence[Any] | Non
     run_path = Path(run_dir)
     saved = rundir.read_config(run_path)
     resolved = config_from_dict(saved)
+    if resolved.member_contexts is not None:  # its env (a ContextualEnv) is not in config.json
+        raise ConfigError(f"{str(run_path)!r} is the population of a generalisation matrix (jaxrl contextual "
+                          "matrix), which cannot be resumed yet; run the matrix again.")
     env_obj, env_params = make(resolved.env, **resolved.env_kwargs)
     if loggers is None:
         loggers = saved.get("loggers", [])

@@ -12,15 +12,17 @@ populations. Its interface:
 * `capacity(resolved, env, env_params, layout)`: how many members fit in device memory;
 * `copy_members(state, sources, step, size)`: members continue from others' states (PBT);
 * `build_agent(resolved, env, env_params)`: the agent's pure functions for a run;
+* `member_functions(...)`: one member's init / update / evaluate, built per member inside the
+  program when members have their own contexts (`ResolvedConfig.member_contexts`, `WithContext`);
 * `make_chunk`, `make_evaluate`: the one-member functions the program maps over members, and
   `eval_discount(hparams)`: the discount of the evaluation's discounted return.
 """
 
-from jaxrl.population.compiled import Program, build_agent, capacity, get_program
-from jaxrl.population.members import Layout, copy_members, layout, member_inputs, placed_inputs
+from jaxrl.population.compiled import Program, build_agent, capacity, get_program, member_functions
+from jaxrl.population.members import Layout, WithContext, copy_members, layout, member_inputs, placed_inputs
 from jaxrl.population.program import eval_discount, make_chunk, make_evaluate
 
 __all__ = [
     "Layout", "Program", "build_agent", "capacity", "copy_members", "eval_discount", "get_program", "layout",
-    "make_chunk", "make_evaluate", "member_inputs", "placed_inputs",
+    "make_chunk", "make_evaluate", "member_functions", "member_inputs", "placed_inputs", "WithContext",
 ]

@@ -27,7 +27,7 @@ from jaxrl.config import ResolvedConfig
 from jaxrl.envs.multi import is_multi_agent, single_agent_view
 from jaxrl.envs.wrappers import EpisodeStatistics
 from jaxrl.population import sharding
-from jaxrl.population.members import Layout, placed_inputs
+from jaxrl.population.members import Layout, WithContext, placed_inputs
 from jaxrl.population.program import eval_discount, make_chunk, make_evaluate, with_finite_flags
 
 MAX_PROGRAMS = 16
@@ -74,6 +74,32 @@ def build_agent(resolved: ResolvedConfig, env, env_params) -> AgentFns:
     if spec.multi_agent != is_multi_agent(env):
         raise ValueError(_kind_mismatch(spec, resolved.env, env))
     return spec.build(EpisodeStatistics(single_agent_view(env)), env_params, resolved.config)
+
+
+def member_functions(resolved: ResolvedConfig, env, env_params, fns: AgentFns):
+    """One member's `init(key, h)`, `update(state, h)` and `evaluate(state, h, key)`.
+
+    With per-member contexts (`resolved.member_contexts`), `h` is a `WithContext` and the agent is
+    built inside the traced function with the env params that the member's context overrides, so
+    every member trains and is evaluated on its own env while all share one program; the agent
+    never sees the context. The fields a context overrides must not change the env's spaces.
+    """
+    episodes = resolved.run.eval_episodes
+    if resolved.member_contexts is None:
+        evaluate = make_evaluate(env, env_params, fns.act, episodes, initial_memory=fns.initial_memory)
+        return fns.init, fns.update, lambda s, h, k: evaluate(fns.policy(s), k, eval_discount(h))
+
+    def built(h: WithContext):
+        params = env_params.replace(**h.context)
+        return build_agent(resolved, env, params), params
+
+    def evaluate_member(state, h: WithContext, key):
+        member_fns, params = built(h)
+        evaluate = make_evaluate(env, params, member_fns.act, episodes, initial_memory=member_fns.initial_memory)
+        return evaluate(member_fns.policy(state), key, eval_discount(h))
+
+    return (lambda key, h: built(h)[0].init(key, h.hparams),
+            lambda state, h: built(h)[0].update(state, h.hparams), evaluate_member)
 
 
 def _kind_mismatch(spec, env_name: str, env) -> str:
@@ -123,8 +149,9 @@ def capacity(resolved: ResolvedConfig, env, env_params, lay: Layout) -> tuple[in
 
 
 def _cache_key(resolved: ResolvedConfig, env, env_params, lay: Layout) -> tuple:
-    return (resolved.algo, get_agent(resolved.algo), resolved.config, resolved.run.eval_episodes, _static_key(env), _params_key(env_params),
-            lay.size, lay.split_envs, jax.default_backend(), sharding.num_devices(), backend.active())
+    contexts = None if resolved.member_contexts is None else tuple(sorted(resolved.member_contexts[0]))
+    return (resolved.algo, get_agent(resolved.algo), resolved.config, resolved.run.eval_episodes, _static_key(env),
+            _params_key(env_params), contexts, lay.size, lay.split_envs, jax.default_backend(), sharding.num_devices(), backend.active())
 
 
 def _static_key(obj: Any, depth: int = 0) -> Any:
@@ -150,12 +177,10 @@ def _params_key(params: Any) -> tuple:
 def _compile(resolved: ResolvedConfig, env, env_params, lay: Layout, keys, hparams, eval_key) -> Program:
     """Trace, lower and compile init, chunk and evaluate for the placed member inputs' shapes."""
     fns = build_agent(resolved, env, env_params)
-    evaluate = make_evaluate(env, env_params, fns.act, resolved.run.eval_episodes,
-                             initial_memory=fns.initial_memory)
-    init_fn = backend.init_members(fns.init, lay.size)
-    chunk_fn = backend.over_members(with_finite_flags(make_chunk(fns.update)), lay.size, in_axes=(0, 0, None))
-    evaluate_fn = backend.over_members(lambda s, h, k: evaluate(fns.policy(s), k, eval_discount(h)), lay.size,
-                                       in_axes=(0, 0, None))
+    init, update, evaluate = member_functions(resolved, env, env_params, fns)
+    init_fn = backend.init_members(init, lay.size)
+    chunk_fn = backend.over_members(with_finite_flags(make_chunk(update)), lay.size, in_axes=(0, 0, None))
+    evaluate_fn = backend.over_members(evaluate, lay.size, in_axes=(0, 0, None))
     t0 = time.perf_counter()
     with backend.random_lowering():
         init_traced = jax.jit(init_fn).trace(keys, hparams)

@@ -17,6 +17,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import struct
 
 from jaxrl.config import ResolvedConfig
 from jaxrl.population import sharding
@@ -30,6 +31,16 @@ class Layout:
     num_members: int
     size: int
     split_envs: bool
+
+
+@struct.dataclass
+class WithContext:
+    """A member's traced inputs when the population has per-member contexts
+    (`ResolvedConfig.member_contexts`): the agent's Hparams and the env params fields it overrides,
+    `{field: value}` (leaves gain the leading member axis `[size, ...]` as program inputs)."""
+
+    hparams: Any
+    context: dict[str, Any]
 
 
 def layout(resolved: ResolvedConfig, min_size: int = 1) -> Layout:
@@ -49,7 +60,7 @@ def member_inputs(resolved: ResolvedConfig, size: int | None = None) -> tuple[ja
     """
     size = size or len(resolved.seeds)
     keys = jax.vmap(jax.random.key)(jnp.asarray(_resized(resolved.seeds, size), jnp.uint32))
-    return keys, _stack(_resized(resolved.members, size))
+    return keys, _with_contexts(resolved, _stack(_resized(resolved.members, size)), size)
 
 
 def placed_inputs(resolved: ResolvedConfig, lay: Layout,
@@ -60,6 +71,7 @@ def placed_inputs(resolved: ResolvedConfig, lay: Layout,
     keys, hparams = member_inputs(resolved, lay.size)
     if member_hparams is not None:
         hparams = _stack(_resized([dataclasses.replace(resolved.hparams, **v) for v in member_hparams], lay.size))
+        hparams = _with_contexts(resolved, hparams, lay.size)
     tree = (keys, hparams)
     return jax.device_put(tree, sharding.replicated()) if lay.split_envs else sharding.place(tree)
 
@@ -100,8 +112,17 @@ def _copy_program(size: int):
     return jax.jit(copy, **({} if members is None else {"out_shardings": members}))
 
 
+def _with_contexts(resolved: ResolvedConfig, hparams: Any, size: int) -> Any:
+    """`hparams` `[size]`, bundled with the members' contexts when the population has them."""
+    if resolved.member_contexts is None:
+        return hparams
+    contexts = [{k: np.asarray(v) for k, v in c.items()} for c in resolved.member_contexts]
+    return WithContext(hparams, _stack(_resized(contexts, size)))
+
+
 def _stack(members: Sequence[Any]) -> Any:
-    """Hparams dataclasses of Python scalars -> one pytree of `[len(members)]` arrays."""
+    """Hparams dataclasses (or context dicts) of Python scalars or arrays -> one pytree of
+    `[len(members), ...]` arrays."""
 
     def column(*values):
         value = np.asarray(values)

@@ -88,8 +88,10 @@ EVAL_FIELDS = ("return", "discounted_return", "length", "success")
 
 
 def eval_discount(hparams: Any) -> Any:
-    """A member's discount for the evaluation's discounted return: its `gamma` (1 for agents without one)."""
-    return getattr(hparams, "gamma", 1.0)
+    """A member's discount for the evaluation's discounted return: its `gamma` (1 for agents without one).
+    `hparams` may be a `WithContext` bundle (its agent settings are then `hparams.hparams`)."""
+    agent = getattr(hparams, "hparams", hparams)
+    return getattr(agent, "gamma", 1.0)
 
 
 def make_evaluate(
