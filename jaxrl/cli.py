@@ -5,6 +5,7 @@
     jaxrl train --resume RUN_DIR
     jaxrl sweep ALGO --env ENV [--grid KEY=V1,V2 ...] [--random N --range KEY=LO:HI[:log] ...] [--seeds S]
                [--pbt] [--max-members M] [--set KEY=VALUE ...] [--out DIR] [--name NAME]
+    jaxrl meta-train lpo --env ENV [--temporal] [--population P] [--generations G] [--seeds S] [--resume DIR]
     jaxrl eval RUN_DIR [--episodes N] [--env ENV] [--step STEP]
     jaxrl compare RUN_OR_SWEEP_DIR ... | --scores FILE.csv [--label NAME=DIR,...] [--adastop --n N --K K]
                [--json] [--out DIR]
@@ -25,6 +26,7 @@ from typing import Annotated, Literal
 import tyro
 
 from jaxrl.agents import list_agents
+from jaxrl.cli_meta import MetaTrain, run_meta_train
 
 AlgoName = Literal[tuple(list_agents())]  # type: ignore[valid-type]
 
@@ -245,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
     command = tyro.extras.subcommand_cli_from_dict(
-        {"train": Train, "sweep": Sweep, "eval": Eval, "compare": Compare, "runs": Runs, "plot": Plot, "envs": Envs, "check-env": CheckEnv},
+        {"train": Train, "sweep": Sweep, "meta-train": MetaTrain, "eval": Eval, "compare": Compare, "runs": Runs,
+         "plot": Plot, "envs": Envs, "check-env": CheckEnv},
         prog="jaxrl",
         description="jaxrl: JAX-native reinforcement learning. Whole training runs compile to one program.",
         args=_merge_repeated(sys.argv[1:] if argv is None else argv),
@@ -260,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
             return _train(command)
         if isinstance(command, Sweep):
             return _sweep(command)
+        if isinstance(command, MetaTrain):
+            return run_meta_train(command)
         if isinstance(command, Eval):
             return _eval(command)
         if isinstance(command, Compare):

@@ -125,9 +125,9 @@ def load_objective(path: str | Path) -> dict[str, Any]:
             fields = {k: data[k] for k in data.files}
     except FileNotFoundError:
         raise ValueError(f"Objective file {str(path)!r} does not exist.") from None
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{str(path)!r} is not a jaxrl objective file (.npz written by `jaxrl meta-train "
-                         f"lpo`): {exc}.") from None
+    except (OSError, ValueError, EOFError):
+        raise ValueError(f"{str(path)!r} is not a jaxrl objective file (an .npz written by `jaxrl meta-train "
+                         "lpo`, e.g. its objective.npz); numpy cannot read it as one.") from None
     if str(fields.get("format", "")) != OBJECTIVE_FORMAT:
         raise ValueError(f"{str(path)!r} is not a jaxrl objective file (no format={OBJECTIVE_FORMAT!r} field); "
                          "objective files are written by `jaxrl meta-train lpo`.")
