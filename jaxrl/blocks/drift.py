@@ -50,6 +50,15 @@ def num_params(temporal: bool, hidden: int) -> int:
     return num_features(temporal) * hidden + hidden
 
 
+def initial_params(key: jax.Array, temporal: bool, hidden: int) -> jax.Array:
+    """Where evolution starts: input weights ~ N(0, 1 / features) (LeCun), output weights zero, so the
+    objective is exactly PPO's while every output weight moves the drift. (All-zero parameters are a
+    saddle of the bias-free network: `f(-theta) = f(theta)`, which antithetic noise cannot leave.)"""
+    features = num_features(temporal)
+    w_in = jax.random.normal(key, (features * hidden,)) / jnp.sqrt(features)
+    return jnp.concatenate([w_in, jnp.zeros(hidden)])
+
+
 def time_features(update_step: jax.Array, num_updates: int) -> jax.Array:
     """`[2]`: the fraction of the run done `n / N` and the remaining budget `log(1 + N - n)`."""
     n = jnp.asarray(update_step, jnp.float32)

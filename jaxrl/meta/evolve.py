@@ -3,7 +3,7 @@
 `meta_train("lpo", env="CartPole-v1", population=16, generations=20, seeds=2)` evolves the drift
 network of `agents.lpo` with OpenES (evosax's `Open_ES`: antithetic sampling, centred-rank fitness
 shaping, Adam on the mean; the settings of the LPO reference code: sigma 0.03, learning rate 0.03,
-both decayed by 0.99 per generation). Each generation trains every candidate x `seeds` seeds, plus
+both decayed by 0.99 per generation), starting from `drift.initial_params` (PPO's objective). Each generation trains every candidate x `seeds` seeds, plus
 the ES mean x `seeds` (reported, not used by the update), as ONE population program per env (the
 host loop's `train_population`; several devices split the members, as in sweeps). A candidate's
 fitness is its final deterministic evaluation return, averaged over seeds; with several envs,
@@ -119,7 +119,9 @@ def meta_train(algo: str = "lpo", env: str | Sequence[str] = "CartPole-v1", *, t
     settings.check()
     tasks = [_task(settings, name_) for name_ in settings.envs]
     strategy, es_params = _strategy(settings, tasks[0].num_drift_params)
-    state = strategy.init(jax.random.key(settings.es_seed), jnp.zeros(tasks[0].num_drift_params), es_params)
+    key_init, key_mean = jax.random.split(jax.random.key(settings.es_seed))
+    cfg = tasks[0].resolved.config
+    state = strategy.init(key_init, drift.initial_params(key_mean, cfg.temporal, cfg.drift_hidden), es_params)
     _check_memory(settings, tasks)
     history = {c: np.zeros(0, np.float64) for c in files.FITNESS_COLUMNS}
     best = np.zeros(tasks[0].num_drift_params, np.float32)
@@ -208,7 +210,7 @@ def _check_memory(settings: MetaSettings, tasks: list[_Task]) -> None:
 
 def _generation(generation, settings, tasks, strategy, es_params, state, history, best):
     """Ask, train every candidate (and the mean) on every env, tell: `(state, fitness row, best)`."""
-    key_ask, key_tell = jax.random.split(jax.random.fold_in(jax.random.key(settings.es_seed), generation))
+    key_ask, key_tell = jax.random.split(jax.random.fold_in(jax.random.key(settings.es_seed + 1), generation))
     candidates, state = strategy.ask(key_ask, state, es_params)
     members = np.concatenate([np.asarray(candidates), np.asarray(state.mean)[None]], axis=0)
     t0 = time.perf_counter()
