@@ -197,6 +197,8 @@ def check_spaces(obs_space: spaces.Space, action_space: spaces.Space) -> None:
 
 
 class Surrogate(Protocol):
+    """`surrogate(log_prob, old_log_prob, advantage, hparams, update_step) -> (loss, ratio)`: a policy loss."""
+
     def __call__(self, log_prob: jax.Array, old_log_prob: jax.Array, advantage: jax.Array, hparams: Any,
                  update_step: jax.Array) -> tuple[jax.Array, jax.Array]:
         """The policy loss of a minibatch (`[N]` inputs; `update_step`: updates done before this one)
