@@ -19,14 +19,16 @@ import numpy as np
 from benchmarks.timing import alternate, median, ratio
 
 
-def _members(population: int, seeds: int, total_timesteps: int, generation: int = 0):
+def _members(population: int, seeds: int, total_timesteps: int, num_envs: int | None = None, generation: int = 0):
     import jax
 
     from jaxrl.blocks import drift
     from jaxrl.config import resolve, with_members
 
-    resolved = resolve("lpo", "CartPole-v1", {"objective": "", "num_logs": 1, "eval_every": 0},
-                       total_timesteps=total_timesteps)
+    settings = {"objective": "", "num_logs": 1, "eval_every": 0}
+    if num_envs is not None:  # PureJaxRL's small batch: 4 envs x 128 steps
+        settings.update(num_envs=num_envs, num_steps=128)
+    resolved = resolve("lpo", "CartPole-v1", settings, total_timesteps=total_timesteps)
     cfg = resolved.config
     base = np.asarray(drift.initial_params(jax.random.key(0), cfg.temporal, cfg.drift_hidden))
     noise = 0.03 * np.random.default_rng(generation).standard_normal((population, base.size)).astype(np.float32)
@@ -62,12 +64,13 @@ def _one_by_one(pop, env, params) -> dict:
             "num_compiles": compiles, "final_eval_return_mean": float(np.mean(returns))}
 
 
-def run(population: int, seeds: int, total_timesteps: int, reps: int, log=print) -> dict:
+def run(population: int, seeds: int, total_timesteps: int, reps: int, num_envs: int | None = None, log=print) -> dict:
     from jaxrl.envs import make
 
-    pop = _members(population, seeds, total_timesteps)
+    pop = _members(population, seeds, total_timesteps, num_envs)
     env, params = make("CartPole-v1")
-    log(f"  lpo generation: {population} candidates x {seeds} seeds, {total_timesteps:,} steps each, CartPole-v1")
+    log(f"  lpo generation: {population} candidates x {seeds} seeds, {total_timesteps:,} steps each, CartPole-v1, "
+        f"{pop.config.num_envs} envs x {pop.config.num_steps} steps per update")
     t0 = time.perf_counter()
     first = _one_program(pop, env, params)
     warm = {"one_program_first_wall_s": time.perf_counter() - t0, "one_program_num_compiles": first["num_compiles"]}
@@ -76,7 +79,8 @@ def run(population: int, seeds: int, total_timesteps: int, reps: int, log=print)
     res = alternate({"one_program": lambda: _one_program(pop, env, params),
                      "one_by_one": lambda: _one_by_one(pop, env, params)}, reps, log)
     row = {"population": population, "seeds": seeds, "members": population * seeds, "env": "CartPole-v1",
-           "total_timesteps": total_timesteps, "reps": reps, "raw": res, **warm}
+           "total_timesteps": total_timesteps, "num_envs": pop.config.num_envs, "num_steps": pop.config.num_steps,
+           "reps": reps, "raw": res, **warm}
     for side in res:
         for key in ("steps_per_s", "train_s", "wall_s", "final_eval_return_mean"):
             row[f"{side}_{key}"] = median(res[side], key)
@@ -97,6 +101,7 @@ if __name__ == "__main__":
     parser.add_argument("--seeds", type=int, default=4)
     parser.add_argument("--total-timesteps", type=int, default=16_384)
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--num-envs", type=int, help="env copies per member, with 128 steps (default: tuned, 32 x 32)")
     args = parser.parse_args()
-    out = run(args.population, args.seeds, args.total_timesteps, args.reps)
+    out = run(args.population, args.seeds, args.total_timesteps, args.reps, args.num_envs)
     print(json.dumps({k: v for k, v in out.items() if k != "raw"}, indent=1))
