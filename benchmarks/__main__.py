@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only == "lpo":  # only on request: a meta-training generation (P x S members) vs one by one
         population = 8 if args.quick else 32
         print(f"lpo meta-training generation ({mode_name}, {reps} reps)", flush=True)
-        out = lpo.run(population, 4, 16_384, reps, log=_log)
+        out = lpo.run(population, 4, 8_192, reps, log=_log)
         results["lpo"] = {"cpu": results["machine"]["cpu"], "mode": mode_name, "date": now, **out}
         _save(saved, results, path)
     print(f"done in {time.perf_counter() - t_start:.0f} s; wrote {path.parent / 'RESULTS.md'} and results.png")

@@ -175,7 +175,11 @@ def _task(settings: MetaSettings, env_name: str) -> _Task:
 
 def _strategy(settings: MetaSettings, num_dims: int):
     import optax
-    from evosax.algorithms import Open_ES
+
+    try:
+        from evosax.algorithms import Open_ES
+    except ImportError:
+        raise ConfigError("meta-train needs evosax >= 0.3 (OpenES): pip install 'jaxrl[meta]'.") from None
 
     strategy = Open_ES(
         population_size=settings.population, solution=jnp.zeros(num_dims),
