@@ -40,26 +40,36 @@ EPISODE_METRICS = ("episode_return_sum", "episode_length_sum", "episode_count")
 
 
 class InitFn(Protocol):
+    """`init(key, hparams) -> state` (see the module docstring)."""
+
     def __call__(self, key: jax.Array, hparams: Any) -> Any:
         """The initial agent state of one member (everything needed to resume)."""
 
 
 class UpdateFn(Protocol):
+    """`update(state, hparams) -> (state, metrics)` (see the module docstring)."""
+
     def __call__(self, state: Any, hparams: Any) -> tuple[Any, dict[str, jax.Array]]:
         """One iteration (collect experience, learn): the new state and float32 scalar metrics."""
 
 
 class PolicyFn(Protocol):
+    """`policy(state) -> policy_params` (see the module docstring)."""
+
     def __call__(self, state: Any) -> Any:
         """The part of the state that acting needs (exportable policy parameters)."""
 
 
 class ActFn(Protocol):
+    """`act(policy, obs, key, deterministic) -> actions` (see the module docstring)."""
+
     def __call__(self, policy: Any, obs: Any, key: jax.Array, deterministic: bool = False) -> Any:
         """Env actions `[B, ...]` for observations `[B, ...]` (the distribution's mode when deterministic)."""
 
 
 class RecurrentActFn(Protocol):
+    """`act(policy, memory, obs, key, deterministic) -> (memory, actions)` (see the module docstring)."""
+
     def __call__(self, policy: Any, memory: Any, obs: Any, key: jax.Array,
                  deterministic: bool = False) -> tuple[Any, Any]:
         """`(memory, env actions [B, ...])` for observations `[B, ...]`, starting from `memory`
@@ -79,6 +89,9 @@ class AgentFns(NamedTuple):
 
 @dataclasses.dataclass(frozen=True)
 class AgentSpec:
+    """An algorithm: its static `config_cls`, traced `hparams_cls`, `build(env, env_params, config)
+    -> AgentFns`, the `config_checks` that span fields, and what it trains on (see the module docstring)."""
+
     name: str
     config_cls: type
     hparams_cls: type

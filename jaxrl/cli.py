@@ -242,17 +242,24 @@ def _merge_repeated(argv: list[str]) -> list[str]:
     return merged
 
 
+# Subcommand -> its options (a dataclass whose field docstrings are the help; docs/cli.md is made from them).
+COMMANDS = {"train": Train, "sweep": Sweep, "meta-train": MetaTrain, "eval": Eval, "compare": Compare, "runs": Runs,
+            "plot": Plot, "envs": Envs, "check-env": CheckEnv}
+DESCRIPTION = "jaxrl: JAX-native reinforcement learning. Whole training runs compile to one program."
+
+
+def parse(argv: list[str]):
+    """The options dataclass of the command line `argv` (without the program name); exits on a
+    malformed line as argparse does (status 2, usage on stderr)."""
+    return tyro.extras.subcommand_cli_from_dict(COMMANDS, prog="jaxrl", description=DESCRIPTION,
+                                                args=_merge_repeated(argv))
+
+
 def main(argv: list[str] | None = None) -> int:
     # `--env package.module:Class` imports from the current directory, as `python -m` would.
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
-    command = tyro.extras.subcommand_cli_from_dict(
-        {"train": Train, "sweep": Sweep, "meta-train": MetaTrain, "eval": Eval, "compare": Compare, "runs": Runs,
-         "plot": Plot, "envs": Envs, "check-env": CheckEnv},
-        prog="jaxrl",
-        description="jaxrl: JAX-native reinforcement learning. Whole training runs compile to one program.",
-        args=_merge_repeated(sys.argv[1:] if argv is None else argv),
-    )
+    command = parse(sys.argv[1:] if argv is None else argv)
     from jaxrl.interrupt import TrainingInterrupted
     from jaxrl.rundir import RunInUseError, StorageError
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxrl import catalogue, stats
+from jaxrl import catalogue, rundir, stats
 from jaxrl.config import check_seed
 
 # (min, max) episode return of the built-in envs, for normalised aggregates over several envs: the
@@ -278,16 +278,11 @@ def format_table(result: Comparison) -> str:
 def plot(result: Comparison, path: Path, reps: int = 2000, seed: int = 0) -> Path:
     """compare.png: sample-efficiency curves (IQM, CI bands; from run directories), the performance
     profile and the interval estimates, on the aggregate when there is one, else the first env."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     label = ALL if any(e == ALL for _, e, _, _ in result.estimates) else result.scores.envs[0]
     envs = result.scores.envs if label == ALL else [label]
     norm = result.normalization if label == ALL else None
     matrices = _matrices(result.scores, envs, norm, [])
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    fig, axes = rundir.new_figure(1, 3, figsize=(16, 4.5), layout="constrained")
     _plot_curves(axes[0], result.scores, envs, norm, reps, seed)
     lows, highs = [m.min() for m in matrices.values()], [m.max() for m in matrices.values()]
     taus = np.linspace(min(lows), max(highs), 60)
@@ -305,9 +300,7 @@ def plot(result: Comparison, path: Path, reps: int = 2000, seed: int = 0) -> Pat
         ax.grid(alpha=0.3)
     if axes[0].get_legend_handles_labels()[0]:
         axes[0].legend(fontsize=7)
-    fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path
 
 
@@ -330,6 +323,7 @@ def _plot_curves(ax, scores: Scores, envs: list[str], norm, reps: int, seed: int
         steps = curves[agent][0]
         (line,) = ax.plot(steps, interval.point, label=agent)
         ax.fill_between(steps, interval.lower, interval.upper, color=line.get_color(), alpha=0.2, lw=0)
+    rundir.steps_axis(ax)
     ax.set(xlabel="environment steps (per run)", ylabel="IQM eval return" + (" (normalised)" if norm else ""),
            title="sample efficiency" if intervals else "sample efficiency (no common curves)")
 

@@ -24,6 +24,9 @@ from jaxrl.config import ConfigError, ResolvedConfig, check_seed
 
 @dataclasses.dataclass(frozen=True)
 class PBT:
+    """Population-based training settings for `jaxrl.sweep(..., pbt=PBT())` (see the module docstring):
+    `fraction` replaced/copied, `perturb` factor, exploit/explore `every` N evaluations, host `seed`."""
+
     fraction: float = 0.25  # bottom fraction replaced by copies of the top fraction
     perturb: float = 0.2  # explore: each swept setting x (1 - perturb) or x (1 + perturb)
     every: int = 1  # exploit/explore at every this-many-th evaluation

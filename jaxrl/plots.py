@@ -44,11 +44,6 @@ def plot_runs(run_dirs: Sequence[str | Path], metric: str = "eval_return", out: 
               labels: Sequence[str] | None = None) -> Path:
     """Draw `metric` vs environment steps for every run into `out` (default: RUN/METRIC.png for one run,
     ./METRIC.png for several). Returns the path written."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     if not run_dirs:
         raise ValueError("plot needs at least one run directory (RUN_DIR ...).")
     runs = [read_run_metrics(d) for d in run_dirs]
@@ -56,7 +51,7 @@ def plot_runs(run_dirs: Sequence[str | Path], metric: str = "eval_return", out: 
     if metric not in columns:
         raise ValueError(f"No metric column {metric!r} in these runs' metrics.csv; columns: {', '.join(columns)}.")
     labels = list(labels) if labels else [Path(d).name for d in run_dirs]
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig, ax = rundir.new_figure(figsize=(6.5, 4))
     for rows, label in zip(runs, labels):
         steps, mean, low, high = curve(rows, metric)
         if len(steps):

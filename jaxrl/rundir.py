@@ -276,14 +276,9 @@ def _metric_value(column: str, text: str) -> float | int:
 
 def plot_curve(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     """Return vs steps, one thin line per seed plus the mean; eval return when logged, else training."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     metric = "eval_return" if any(not math.isnan(r["eval_return"]) for r in rows) else "episode_return"
     seeds = sorted({r["seed"] for r in rows})
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = new_figure(figsize=(6, 4))
     curves = []
     for seed in seeds:
         pts = [(r["step"], r[metric]) for r in rows if r["seed"] == seed and not math.isnan(r[metric])]
@@ -297,11 +292,27 @@ def plot_curve(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     save_plot(fig, ax, path, "environment steps (per seed)", metric.replace("_", " "), title)
 
 
-def save_plot(fig, ax, path: Path, xlabel: str, ylabel: str, title: str, title_size: float | None = None) -> None:
-    """Label, grid and (when there are labelled lines) a legend, then write `path` and close `fig`."""
-    import matplotlib.pyplot as plt
+def new_figure(nrows: int = 1, ncols: int = 1, **kwargs):
+    """`(fig, axes)` like `plt.subplots`, but a figure pyplot does not know: the files jaxrl writes
+    neither switch the user's matplotlib backend nor show up among a notebook's figures."""
+    from matplotlib.figure import Figure
 
+    fig = Figure(figsize=kwargs.pop("figsize", None), layout=kwargs.pop("layout", None))
+    return fig, fig.subplots(nrows, ncols, **kwargs)
+
+
+def steps_axis(ax) -> None:
+    """Environment steps on the x axis as 20k, 1.5M (long plain numbers overlap)."""
+    from matplotlib.ticker import EngFormatter
+
+    ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+
+
+def save_plot(fig, ax, path: Path, xlabel: str, ylabel: str, title: str, title_size: float | None = None) -> None:
+    """Label, grid and (when there are labelled lines) a legend, then write `path`."""
     ax.set_xlabel(xlabel)
+    if "steps" in xlabel:
+        steps_axis(ax)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=title_size)
     ax.grid(alpha=0.3)
@@ -309,7 +320,6 @@ def save_plot(fig, ax, path: Path, xlabel: str, ylabel: str, title: str, title_s
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def _csv_value(value: Any) -> Any:

@@ -321,18 +321,13 @@ def format_ranking(ranking: list[dict[str, Any]], limit: int = 20) -> str:
 def plot_best(runs, parts_members: list[list[Member]], best: list[dict[str, Any]], path: Path, title: str) -> None:
     """Mean eval return over seeds vs steps for each configuration in `best` (`runs[i]` trained the
     members `parts_members[i]`)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     curves: dict[int, dict[int, list[float]]] = {}
     for run, part in zip(runs, parts_members):
         for row in run.metrics:
             if not math.isnan(row["eval_return"]):
                 member = part[row["member"]]
                 curves.setdefault(member.config_id, {}).setdefault(row["step"], []).append(row["eval_return"])
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = rundir.new_figure(figsize=(7, 4.5))
     for entry in best:
         points = sorted(curves.get(entry["config_id"], {}).items())
         if points:

@@ -1,5 +1,7 @@
 """Runs the ```python blocks of the docs (other than custom_env.md, which has its own test) in
-order, one namespace per page, so the pages' code stays correct."""
+order, one namespace per page, so the pages' code stays correct. A block whose first line is
+`# file: NAME.py` is a file the reader saves: it is written to the page's folder, not executed
+(the page's test runs it, e.g. tests/test_scale.py runs docs/scale.md's two-process script)."""
 
 from __future__ import annotations
 
@@ -18,9 +20,20 @@ def test_page_code_runs(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.chdir(tmp_path)
     namespace: dict = {"__name__": page.stem}
     for i, block in enumerate(BLOCK.findall(page.read_text())):
+        if block.startswith("# file: "):
+            (tmp_path / block.splitlines()[0].removeprefix("# file: ").strip()).write_text(block)
+            continue
         # dont_inherit: run the page's code as written, not under this file's `from __future__` imports.
         exec(compile(block, f"{page.name}[block {i}]", "exec", dont_inherit=True), namespace)
 
 
 def test_pages_with_code_are_covered() -> None:
-    assert {"architecture.md", "statistics.md"} <= {p.name for p in PAGES}
+    assert {"architecture.md", "statistics.md", "new_algorithm.md", "scale.md"} <= {p.name for p in PAGES}
+
+
+def file_block(page: str, name: str) -> str:
+    """The ```python block of docs/`page` that starts with `# file: name`."""
+    for block in BLOCK.findall((DOCS / page).read_text()):
+        if block.startswith(f"# file: {name}"):
+            return block
+    raise AssertionError(f"docs/{page} has no '# file: {name}' block")

@@ -40,3 +40,29 @@ def test_bad_input_is_one_paragraph_and_exit_2(runs, tmp_path, capsys):
     assert "No metric column 'entrpy'" in capsys.readouterr().err
     assert cli.main(["plot", str(tmp_path)]) == 2
     assert "has no metrics.csv" in capsys.readouterr().err
+
+
+def test_writing_plots_leaves_the_users_matplotlib_alone(tmp_path):
+    """Training, sweeps, compare and plot write their PNGs without switching the user's backend or
+    adding figures to pyplot (a notebook's inline figures kept disappearing after jaxrl.train)."""
+    import subprocess
+    import sys
+
+    code = f"""
+import matplotlib
+matplotlib.use("svg")          # stands in for a notebook's inline backend
+import matplotlib.pyplot as plt
+import jaxrl
+from jaxrl import compare
+from jaxrl.plots import plot_runs
+r = jaxrl.train("ppo", "CartPole-v1", seeds=2, total_timesteps=512, out={str(tmp_path)!r}, name="run",
+                config={{"num_envs": 4, "num_steps": 32, "num_minibatches": 2}}, progress=False)
+plot_runs([r.run_dir])
+two = compare.scores_from_runs([], labels={{"a": [r.run_dir], "b": [r.run_dir]}})
+compare.plot(compare.compare(two, reps=50), r.run_dir / "c.png", reps=50)
+assert matplotlib.get_backend().lower() == "svg", matplotlib.get_backend()
+assert plt.get_fignums() == [], plt.get_fignums()
+print("OK")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert "OK" in done.stdout, done.stderr[-2000:]

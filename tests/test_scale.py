@@ -16,6 +16,7 @@ import pytest
 
 import jaxrl
 from jaxrl.policy import evaluate_run
+from test_docs_code import file_block
 
 # The children run on XLA's virtual CPU devices and their results are compared with this process's,
 # so the default backend must be the CPU too (on a one-GPU machine there is no second device).
@@ -30,6 +31,12 @@ def _python(code: str, env_extra: dict[str, str], cwd) -> subprocess.Popen:
     env = {**os.environ, **env_extra, "PYTHONPATH": os.pathsep.join(sys.path)}
     return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], env=env, cwd=cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _run_script(cwd, *argv: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    return subprocess.Popen([sys.executable, *argv], env=env, cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
 
 
 def _finish(process: subprocess.Popen, timeout: float = 600) -> str:
@@ -61,22 +68,16 @@ def test_four_devices_give_the_results_of_one(tmp_path):
 
 
 def test_two_processes_split_a_sweep_and_merge_its_table(tmp_path):
+    """docs/scale.md's two-process script, as written (a free port instead of 12355)."""
     with socket.socket() as s:
         s.bind(("localhost", 0))
         port = s.getsockname()[1]
-    code = f"""
-        import sys, jax
-        jax.distributed.initialize(coordinator_address="localhost:{port}", num_processes=2,
-                                   process_id=int(sys.argv[1]) if len(sys.argv) > 1 else PROCESS)
-        from jaxrl.sweeps import sweep
-        r = sweep("ppo", "CartPole-v1", grid={{"learning_rate": [1e-3, 3e-3]}}, seeds=2, config={SETTINGS!r},
-                  total_timesteps={STEPS}, out={str(tmp_path)!r}, name="hosts", progress=False)
-        print("ROWS", len(r.rows), jax.process_index())
-    """
-    procs = [_python(code.replace("PROCESS", str(p)), {}, tmp_path) for p in (0, 1)]
+    script = file_block("scale.md", "sweep_two_processes.py").replace("localhost:12355", f"localhost:{port}")
+    (tmp_path / "sweep_two_processes.py").write_text(script)
+    procs = [_run_script(tmp_path, "sweep_two_processes.py", str(p)) for p in (0, 1)]
     outs = [_finish(p) for p in procs]
-    assert "ROWS 4 0" in outs[0] and "ROWS 2 1" in outs[1]  # process 0 merges; 1 reports its own
-    sweep_dir = tmp_path / "hosts"
+    assert "process 0: 4 rows" in outs[0] and "process 1: 2 rows" in outs[1]  # 0 merges; 1 reports its own
+    sweep_dir = tmp_path / "runs" / "two-processes"
     with open(sweep_dir / "sweep.csv") as f:
         rows = list(csv.DictReader(f))
     assert [int(r["member"]) for r in rows] == [0, 1, 2, 3]

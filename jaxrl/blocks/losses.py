@@ -15,7 +15,8 @@ def clipped_surrogate_loss(log_prob: jax.Array, old_log_prob: jax.Array, advanta
 
 
 def value_loss(values: jax.Array, old_values: jax.Array, targets: jax.Array, clip_eps, clip: bool) -> jax.Array:
-    """0.5 * squared error; with `clip`, the pessimistic max over the PPO-clipped value (CleanRL)."""
+    """0.5 * mean squared error of `values` against `targets` (any equal shapes; a scalar); with
+    `clip`, the pessimistic max over the value clipped to `old_values +- clip_eps` (CleanRL)."""
     unclipped = (values - targets) ** 2
     if not clip:
         return 0.5 * jnp.mean(unclipped)

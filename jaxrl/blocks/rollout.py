@@ -50,7 +50,7 @@ class EnvCarry:
 
 
 def reset_envs(env: Environment, env_params: Any, key: jax.Array, num_envs: int) -> EnvCarry:
-    """Reset `num_envs` copies with independent keys."""
+    """Reset `num_envs` copies with independent keys: an `EnvCarry` of states and obs `[num_envs, ...]`."""
     obs, state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(key, num_envs), env_params)
     return EnvCarry(state=state, obs=obs)
 

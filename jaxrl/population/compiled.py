@@ -123,7 +123,7 @@ def capacity(resolved: ResolvedConfig, env, env_params, lay: Layout) -> tuple[in
 
 
 def _cache_key(resolved: ResolvedConfig, env, env_params, lay: Layout) -> tuple:
-    return (resolved.algo, resolved.config, resolved.run.eval_episodes, _static_key(env), _params_key(env_params),
+    return (resolved.algo, get_agent(resolved.algo), resolved.config, resolved.run.eval_episodes, _static_key(env), _params_key(env_params),
             lay.size, lay.split_envs, jax.default_backend(), sharding.num_devices(), backend.active())
 
 
