@@ -7,7 +7,7 @@ entropy bonus, optimiser). The drift network's parameters are a TRACED setting, 
 (a flat vector, see `jaxrl.blocks.drift`), so a population whose members carry different objectives
 compiles once: that is what `jaxrl meta-train lpo` evolves. `objective` names the file they are
 read from: a path to an `.npz` written by `jaxrl meta-train lpo`, the name of one shipped with jaxrl
-(`lpo_cartpole`), or "" for zero parameters, whose objective is exactly PPO's clipped one.
+(`lpo_cartpole`), or "none" (or "") for zero parameters, whose objective is exactly PPO's clipped one.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from jaxrl.blocks import drift
 from jaxrl.envs import Environment
 
 SHIPPED_OBJECTIVES = ("lpo_cartpole",)
+NO_OBJECTIVE = ("", "none")  # zero drift parameters: PPO's clipped objective
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +73,7 @@ def prepare_hparams(config: LPOConfig, hparams: LPOHparams) -> LPOHparams:
     """Fill `drift_params` from the objective file (unless given) and check that they fit the
     drift network of `config`; ValueError in one paragraph otherwise."""
     params = hparams.drift_params
-    if params is None and config.objective:
+    if params is None and config.objective not in NO_OBJECTIVE:
         loaded = drift.load_objective(objective_path(config.objective))
         if (loaded["temporal"], loaded["hidden"]) != (config.temporal, config.drift_hidden):
             raise ValueError(_mismatch(config, loaded))

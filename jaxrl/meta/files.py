@@ -69,12 +69,9 @@ def write_fitness_csv(path: Path, history: dict[str, np.ndarray]) -> None:
 
 
 def plot_fitness(path: Path, history: dict[str, np.ndarray], title: str) -> None:
-    import matplotlib
+    from jaxrl.rundir import new_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = new_figure(figsize=(6, 4))
     g = history["generation"]
     ax.fill_between(g, history["fitness_min"], history["fitness_max"], alpha=0.2, label="candidates (min-max)")
     ax.plot(g, history["fitness_mean"], label="candidates (mean)")
@@ -85,7 +82,6 @@ def plot_fitness(path: Path, history: dict[str, np.ndarray], title: str) -> None
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def plot_drift(path: str | Path, params: np.ndarray, temporal: bool, hidden: int, clip_eps: float = 0.2,
@@ -93,16 +89,13 @@ def plot_drift(path: str | Path, params: np.ndarray, temporal: bool, hidden: int
     """The drift over ratio (x) for positive and negative advantages, as in the LPO paper's figures
     (beside PPO's); for a temporal objective at the start, middle and end of a run of 100 updates."""
     import jax.numpy as jnp
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     from jaxrl.blocks import drift
+    from jaxrl.rundir import new_figure
 
     ratio = jnp.linspace(0.5, 1.5, 201)
     progress = [0, 50, 99] if temporal else [None]
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=False)
+    fig, axes = new_figure(1, 2, figsize=(9, 3.6))
     for ax, adv in zip(axes, (1.0, -1.0)):
         advantage = jnp.full_like(ratio, adv)
         ppo = drift.learned_drift(jnp.zeros_like(jnp.asarray(params)), ratio, advantage, clip_eps, hidden,
@@ -119,5 +112,4 @@ def plot_drift(path: str | Path, params: np.ndarray, temporal: bool, hidden: int
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return Path(path)
