@@ -10,6 +10,7 @@ from jaxrl.agents.base import EPISODE_METRICS, AgentFns, AgentSpec
 # Lazy so that importing one agent does not import the others.
 _AGENTS = {
     "ppo": "jaxrl.agents.ppo",
+    "lpo": "jaxrl.agents.lpo",
     "dqn": "jaxrl.agents.dqn",
     "pqn": "jaxrl.agents.pqn",
     "sac": "jaxrl.agents.sac",

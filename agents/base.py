@@ -100,6 +100,9 @@ class AgentSpec:
     description: str = ""
     multi_agent: bool = False  # trains on multi-agent envs (`envs.multi`), and only on those
     recurrent: bool = False  # offers network="gru"/"lstm" (its Config has `MemoryOptions`)
+    # (config, hparams) -> hparams: traced settings that come from static ones (lpo reads its drift
+    # parameters from the `objective` file) and checks of them; raises ValueError. None: as given.
+    prepare_hparams: Callable[[Any, Any], Any] | None = None
 
     @property
     def config_fields(self) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ log-det correction in the log-probability).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -88,7 +88,8 @@ class PPOState:
     update_step: jax.Array  # int32 count of updates done; env steps = update_step * batch_size
 
 
-def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
+def build(env: Environment, env_params: Any, config: PPOConfig, surrogate: Surrogate | None = None) -> AgentFns:
+    """PPO's pure functions; `surrogate` replaces the clipped policy objective (e.g. `agents.lpo`)."""
     SPEC.validate(config)
     obs_space, action_space = env.observation_space(env_params), env.action_space(env_params)
     check_spaces(obs_space, action_space)
@@ -152,7 +153,7 @@ def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
         def loss_fn(params, mb, key_entropy):
             dist, value = forward(policy.replace(params=params), mb["obs"])
             return ppo_loss(dist, value, mb, hparams, config.normalize_advantages, config.clip_vloss,
-                            key_entropy if tanh else None)
+                            key_entropy if tanh else None, surrogate, state.update_step)
 
         # Not fold_in(key_epochs, 1): that equals split(key_epochs)[1], whose bits the permutations draw.
         (params, opt_state, _), stats = minibatch_epochs(
@@ -195,16 +196,31 @@ def check_spaces(obs_space: spaces.Space, action_space: spaces.Space) -> None:
         raise ValueError(f"PPO supports Discrete and Box action spaces, got {action_space!r}.")
 
 
+class Surrogate(Protocol):
+    """`surrogate(log_prob, old_log_prob, advantage, hparams, update_step) -> (loss, ratio)`: a policy loss."""
+
+    def __call__(self, log_prob: jax.Array, old_log_prob: jax.Array, advantage: jax.Array, hparams: Any,
+                 update_step: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """The policy loss of a minibatch (`[N]` inputs; `update_step`: updates done before this one)
+        and the ratios `[N]`: `(loss, ratio)`."""
+
+
+def clipped_surrogate(log_prob, old_log_prob, advantage, hparams, update_step):
+    """PPO's `Surrogate`: the clipped objective at `hparams.clip_eps`."""
+    return clipped_surrogate_loss(log_prob, old_log_prob, advantage, hparams.clip_eps)
+
+
 def ppo_loss(dist, value, mb, hparams: PPOHparams, normalize_advantages: bool, clip_vloss: bool,
-             key_entropy: jax.Array | None):
-    """The clipped PPO objective of a minibatch `mb` (action, log_prob, value, advantage, target,
-    each shaped like `value`) under the current `dist` and `value`: `(loss, stats)`. A key for the
-    entropy estimate of a tanh-Gaussian, None for distributions with a closed-form entropy."""
+             key_entropy: jax.Array | None, surrogate: Surrogate | None = None, update_step: Any = 0):
+    """The PPO objective of a minibatch `mb` (action, log_prob, value, advantage, target, each
+    shaped like `value`) under the current `dist` and `value`: `(loss, stats)`. A key for the
+    entropy estimate of a tanh-Gaussian, None for distributions with a closed-form entropy.
+    `surrogate` (default: the clipped objective) gives the policy loss; see `Surrogate`."""
     log_prob = dist.log_prob(mb["action"])
     advantage = mb["advantage"]
     if normalize_advantages:
         advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
-    pg_loss, ratio = clipped_surrogate_loss(log_prob, mb["log_prob"], advantage, hparams.clip_eps)
+    pg_loss, ratio = (surrogate or clipped_surrogate)(log_prob, mb["log_prob"], advantage, hparams, update_step)
     v_loss = value_loss(value, mb["value"], mb["target"], hparams.clip_eps, clip_vloss)
     entropy = dist.entropy().mean() if key_entropy is None else _entropy(dist, key_entropy)
     total = pg_loss + hparams.vf_coef * v_loss - hparams.ent_coef * entropy

@@ -28,6 +28,7 @@ DOCS = Path(__file__).resolve().parent
 API_MODULES = [
     ("jaxrl", "Training, resuming, sweeps and policies: the entry points"),
     ("jaxrl.pbt", "Population-based training"),
+    ("jaxrl.meta", "Meta-learning: evolving learned objectives (LPO, TA-LPO)"),
     ("jaxrl.compare", "Comparisons of agents from run directories or a scores CSV"),
     ("jaxrl.stats", "Statistics: aggregate estimates, bootstrap intervals, AdaStop"),
     ("jaxrl.catalogue", "The catalogue of run directories"),
@@ -37,6 +38,7 @@ API_MODULES = [
     ("jaxrl.blocks.rollout", "Building blocks: collecting experience"),
     ("jaxrl.blocks.returns", "Building blocks: returns and advantages"),
     ("jaxrl.blocks.losses", "Building blocks: losses"),
+    ("jaxrl.blocks.drift", "Building blocks: learned drift functions and objective files (LPO)"),
     ("jaxrl.blocks.networks", "Building blocks: networks"),
     ("jaxrl.blocks.distributions", "Building blocks: action distributions"),
     ("jaxrl.blocks.minibatch", "Building blocks: minibatch epochs"),

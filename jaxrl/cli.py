@@ -5,6 +5,7 @@
     jaxrl train --resume RUN_DIR
     jaxrl sweep ALGO --env ENV [--grid KEY=V1,V2 ...] [--random N --range KEY=LO:HI[:log] ...] [--seeds S]
                [--pbt] [--max-members M] [--set KEY=VALUE ...] [--out DIR] [--name NAME]
+    jaxrl meta-train lpo --env ENV [--temporal] [--population P] [--generations G] [--seeds S] [--resume DIR]
     jaxrl eval RUN_DIR [--episodes N] [--env ENV] [--step STEP]
     jaxrl compare RUN_OR_SWEEP_DIR ... | --scores FILE.csv [--label NAME=DIR,...] [--adastop --n N --K K]
                [--json] [--out DIR]
@@ -28,6 +29,7 @@ import tyro
 from jaxrl.agents import list_agents
 from jaxrl.contextual.cli import Contextual
 from jaxrl.contextual.cli import run as run_contextual
+from jaxrl.cli_meta import MetaTrain, run_meta_train
 
 AlgoName = Literal[tuple(list_agents())]  # type: ignore[valid-type]
 
@@ -244,8 +246,8 @@ def _merge_repeated(argv: list[str]) -> list[str]:
 
 
 # Subcommand -> its options (a dataclass whose field docstrings are the help; docs/cli.md is made from them).
-COMMANDS = {"train": Train, "sweep": Sweep, "eval": Eval, "compare": Compare, "runs": Runs, "plot": Plot,
-            "envs": Envs, "check-env": CheckEnv, "contextual": Contextual}
+COMMANDS = {"train": Train, "sweep": Sweep, "meta-train": MetaTrain, "eval": Eval, "compare": Compare, "runs": Runs,
+            "plot": Plot, "envs": Envs, "check-env": CheckEnv, "contextual": Contextual}
 DESCRIPTION = "jaxrl: JAX-native reinforcement learning. Whole training runs compile to one program."
 
 
@@ -271,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
             return _train(command)
         if isinstance(command, Sweep):
             return _sweep(command)
+        if isinstance(command, MetaTrain):
+            return run_meta_train(command)
         if isinstance(command, Eval):
             return _eval(command)
         if isinstance(command, Compare):

@@ -133,6 +133,8 @@ def resolve(
         run = RunSettings(**buckets["run"])
         for settings in (config, hparams, run):
             spec.validate(settings)
+        if spec.prepare_hparams is not None:
+            hparams = spec.prepare_hparams(config, hparams)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     return ResolvedConfig(spec.name, env, _seed_list(seeds), config, hparams, run, buckets["env"])
@@ -193,6 +195,8 @@ def with_members(resolved: ResolvedConfig, seeds: typing.Sequence[int], members:
         hparams = dataclasses.replace(resolved.hparams, **{k: _coerce(k, v, types[k]) for k, v in member.items()})
         try:
             spec.validate(hparams)
+            if spec.prepare_hparams is not None:
+                hparams = spec.prepare_hparams(resolved.config, hparams)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         built.append(hparams)
@@ -289,6 +293,8 @@ def _plain_array(value: Any) -> Any:
 def _plain(value: Any) -> Any:
     if isinstance(value, tuple):
         return list(value)
+    if hasattr(value, "tolist") and getattr(value, "ndim", 0) > 0:  # a traced vector (lpo's drift_params)
+        return value.tolist()
     if hasattr(value, "item"):
         return value.item()
     return value

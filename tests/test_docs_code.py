@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+import jaxrl.agents
+
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 PAGES = sorted(p for p in DOCS.glob("*.md") if p.name != "custom_env.md" and BLOCK.search(p.read_text()))
@@ -18,6 +20,8 @@ PAGES = sorted(p for p in DOCS.glob("*.md") if p.name != "custom_env.md" and BLO
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
 def test_page_code_runs(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
+    # A page may register its own agent (new_algorithm.md): keep it out of the other tests' registry.
+    monkeypatch.setattr(jaxrl.agents, "_AGENTS", dict(jaxrl.agents._AGENTS))
     namespace: dict = {"__name__": page.stem}
     for i, block in enumerate(BLOCK.findall(page.read_text())):
         if block.startswith("# file: "):

@@ -11,7 +11,8 @@ RANKS = [
     ("jaxrl.experiments", 4), ("jaxrl.population", 5), ("jaxrl.reporting", 6), ("jaxrl.training", 6),
     ("jaxrl.checkpoint", 6), ("jaxrl.rundir", 6), ("jaxrl.loggers", 6), ("jaxrl.interrupt", 6),
     ("jaxrl.compile_cache", 6), ("jaxrl.policy", 7), ("jaxrl.pbt", 7), ("jaxrl.sweeps", 7), ("jaxrl.plots", 7),
-    ("jaxrl.catalogue", 7), ("jaxrl.compare", 7), ("jaxrl.contextual.cli", 8), ("jaxrl.contextual", 7), ("jaxrl.cli", 8),
+    ("jaxrl.catalogue", 7), ("jaxrl.compare", 7), ("jaxrl.contextual.cli", 8), ("jaxrl.contextual", 7), ("jaxrl.meta", 7),
+    ("jaxrl.cli", 8), ("jaxrl.cli_meta", 8),
     ("jaxrl.__main__", 8), ("jaxrl", 8),
 ]
 FOLDERS = {"envs": "jaxrl.envs", "agents": "jaxrl.agents", "jaxrl": "jaxrl"}

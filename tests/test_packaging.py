@@ -36,6 +36,8 @@ def test_non_editable_install_imports_from_unrelated_directory(tmp_path):
     assert install.returncode == 0, install.stderr
     assert (target / "jaxrl" / "envs" / "cartpole.py").exists()
     assert (target / "jaxrl" / "experiments" / "ppo.toml").exists()
+    assert (target / "jaxrl" / "experiments" / "objectives" / "lpo_cartpole.npz").exists()  # lpo's default
+    assert (target / "jaxrl" / "meta" / "evolve.py").exists()
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {**os.environ, "PYTHONPATH": str(target)}

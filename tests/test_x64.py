@@ -11,7 +11,7 @@ import textwrap
 
 from jaxrl.agents import list_agents
 
-CASES = {"ppo": "Pendulum-v1", "dqn": "CartPole-v1", "pqn": "CartPole-v1", "sac": "CartPole-v1",
+CASES = {"ppo": "Pendulum-v1", "lpo": "CartPole-v1", "dqn": "CartPole-v1", "pqn": "CartPole-v1", "sac": "CartPole-v1",
          "td3": "Pendulum-v1", "ddpg": "Pendulum-v1",
          "ippo": "MPE_simple_spread_v3", "mappo": "MPE_simple_spread_v3", "pqn_vdn": "MPE_simple_spread_v3"}
 
