@@ -37,6 +37,8 @@ _REGISTRY: dict[str, Any] = {
     "ProbeTwoStep-v0": "jaxrl.envs.probes:TwoStepCredit",
     "ProbeActionDependentReward-v0": "jaxrl.envs.probes:ActionDependentReward",
     "ProbeObsActionReward-v0": "jaxrl.envs.probes:ObsActionReward",
+    "ProbeImageObsReward-v0": "jaxrl.envs.structured_probes:ImageObsReward",
+    "ProbeMaskedActions-v0": "jaxrl.envs.structured_probes:MaskedActions",
     # Memory: POPGym-style card tasks (constructor keywords override the preset's sizes) ...
     "RepeatPrevious-easy": "jaxrl.envs.memory:repeat_previous_easy",
     "RepeatPrevious-medium": "jaxrl.envs.memory:repeat_previous_medium",
