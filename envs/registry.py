@@ -4,7 +4,8 @@ Accepted names:
 
 * a registered name: the built-ins (`CartPole-v1`, ...) or anything passed to `register`;
 * `gymnax:NAME` for every env in gymnax's registry, `brax:NAME` for brax envs, `jaxmarl:NAME` for
-  JaxMARL's multi-agent envs;
+  JaxMARL's multi-agent envs, and the env suites `craftax:NAME`, `xminigrid:NAME`, `navix:NAME`,
+  `jumanji:NAME` (`envs.suites`; each an optional extra, e.g. pip install 'jaxrl[craftax]');
 * `package.module:Class` to import a user's class: a subclass of `jaxrl.Environment` or of
   `MultiAgentEnv`, or of gymnax's or JaxMARL's environment base class (wrapped automatically), or
   any callable returning an environment.
@@ -66,11 +67,19 @@ _PREFIXES: dict[str, str] = {
     "gymnax": "jaxrl.envs.gymnax_adapter:make_gymnax_env",
     "brax": "jaxrl.envs.brax_adapter:make_brax_env",
     "jaxmarl": "jaxrl.envs.jaxmarl_adapter:make_jaxmarl_env",
+    "craftax": "jaxrl.envs.craftax_adapter:make_craftax_env",
+    "xminigrid": "jaxrl.envs.xminigrid_adapter:make_xminigrid_env",
+    "navix": "jaxrl.envs.navix_adapter:make_navix_env",
+    "jumanji": "jaxrl.envs.jumanji_adapter:make_jumanji_env",
 }
 _PREFIX_LISTERS: dict[str, str] = {
     "gymnax": "jaxrl.envs.gymnax_adapter:gymnax_env_names",
     "brax": "jaxrl.envs.brax_adapter:brax_env_names",
     "jaxmarl": "jaxrl.envs.jaxmarl_adapter:jaxmarl_env_names",
+    "craftax": "jaxrl.envs.craftax_adapter:craftax_env_names",
+    "xminigrid": "jaxrl.envs.xminigrid_adapter:xminigrid_env_names",
+    "navix": "jaxrl.envs.navix_adapter:navix_env_names",
+    "jumanji": "jaxrl.envs.jumanji_adapter:jumanji_env_names",
 }
 
 
@@ -212,7 +221,7 @@ def _import_path(path: str) -> Any:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ValueError(
-            f"Cannot import module {module_name!r} for environment {path!r} ({exc}). The "
+            f"Cannot import module {module_name!r} for environment {path!r} ({exc}). {_prefix_hint(module_name)}The "
             "'package.module:Class' form needs the module on sys.path; otherwise use a registered "
             f"name. {_close_matches_hint(path)}"
         ) from None
@@ -223,6 +232,12 @@ def _import_path(path: str) -> Any:
         raise ValueError(
             f"Module {module_name!r} has no attribute {attr!r} (environment {path!r}); it defines {public[:20]}."
         ) from None
+
+
+def _prefix_hint(prefix: str) -> str:
+    """'Did you mean' for a misspelt adapter prefix (empty when `prefix` is close to none)."""
+    close = difflib.get_close_matches(prefix, list(_PREFIXES), n=1, cutoff=0.6)
+    return f"There is no adapter prefix '{prefix}:'; did you mean '{close[0]}:'? " if close else ""
 
 
 def _load(ref: str) -> Any:
@@ -238,6 +253,6 @@ def _close_matches_hint(name: str) -> str:
 def _unknown_name_message(name: str) -> str:
     hint = _close_matches_hint(name) or f"Registered names: {', '.join(registered_names())}."
     return (
-        f"Unknown environment {name!r}. {hint} Use 'gymnax:NAME', 'brax:NAME' or 'jaxmarl:NAME' for adapted envs, "
+        f"Unknown environment {name!r}. {hint} Use {', '.join(repr(p + ':NAME') for p in _PREFIXES)} for adapted envs, "
         "'package.module:Class' for your own class, or jaxrl.register(name, cls) first."
     )
