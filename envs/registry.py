@@ -220,10 +220,11 @@ def _import_path(path: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
+        prefix_hint = _prefix_hint(module_name)  # a misspelt adapter prefix: enough said (list_envs imports every suite)
         raise ValueError(
-            f"Cannot import module {module_name!r} for environment {path!r} ({exc}). {_prefix_hint(module_name)}The "
+            f"Cannot import module {module_name!r} for environment {path!r} ({exc}). {prefix_hint}The "
             "'package.module:Class' form needs the module on sys.path; otherwise use a registered "
-            f"name. {_close_matches_hint(path)}"
+            f"name. {'' if prefix_hint else _close_matches_hint(path)}"
         ) from None
     try:
         return getattr(module, attr)
