@@ -22,7 +22,7 @@ from jaxrl.agents.base import (
     AgentFns, AgentSpec, EncoderOptions, MemoryOptions, episode_metrics, flatten_obs, network_input,
 )
 from jaxrl.agents.validation import check_minibatches, checked
-from jaxrl.blocks.action_masks import action_mask, masked
+from jaxrl.blocks.action_masks import masked_policy
 from jaxrl.blocks.distributions import TanhGaussian
 from jaxrl.envs import Environment, spaces
 from jaxrl.envs.running_stats import RunningMeanStd, normalize_with_stats, update_running_stats_batch
@@ -112,7 +112,7 @@ def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
         if config.normalize_obs:
             x = normalize_with_stats(policy.obs_stats, x, clip=10.0)
         dist, value = network.apply(policy.params, x)
-        return (TanhGaussian(dist.mean, dist.log_std) if tanh else mask_policy(dist, obs)), value
+        return (TanhGaussian(dist.mean, dist.log_std) if tanh else masked_policy(dist, obs)), value
 
     def init(key: jax.Array, hparams: PPOHparams) -> PPOState:
         key, key_net, key_env = jax.random.split(key, 3)
@@ -188,13 +188,6 @@ def head_settings(config: PPOConfig, action_space: spaces.Space) -> dict[str, An
     return dict(hidden_sizes=tuple(config.hidden_sizes), activation=config.activation,
                 num_actions=action_space.n if discrete else None,
                 action_dim=None if discrete else int(np.prod(action_space.shape)))
-
-
-def mask_policy(dist, obs):
-    """`dist` with the actions the observation's mask rules out at zero probability (a Categorical;
-    any other distribution, or no mask, as it is). See `blocks.action_masks`."""
-    mask = action_mask(obs)
-    return dist if mask is None or not hasattr(dist, "logits") else dist.replace(logits=masked(dist.logits, mask))
 
 
 def obs_stats_like(dummy: Any, encoder: Any) -> RunningMeanStd:

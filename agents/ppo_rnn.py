@@ -19,9 +19,10 @@ from flax import struct
 
 from jaxrl.agents.base import AgentFns, flatten_obs, network_input
 from jaxrl.agents.ppo import (
-    PPOConfig, PPOHparams, PPOPolicy, action_transform, head_settings, mask_policy, obs_stats_like, optimizer_for,
-    ppo_loss, sgd_step, update_metrics,
+    PPOConfig, PPOHparams, PPOPolicy, action_transform, head_settings, obs_stats_like, optimizer_for, ppo_loss,
+    sgd_step, update_metrics,
 )
+from jaxrl.blocks.action_masks import masked_policy
 from jaxrl.blocks.distributions import TanhGaussian
 from jaxrl.blocks.minibatch import minibatch_epochs
 from jaxrl.blocks.networks import RecurrentActorCritic
@@ -62,7 +63,7 @@ def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
         if config.normalize_obs:
             x = normalize_with_stats(policy.obs_stats, x, clip=10.0)
         memory, dist, value = network.apply(policy.params, memory, x, first)
-        return memory, (TanhGaussian(dist.mean, dist.log_std) if tanh else mask_policy(dist, obs)), value
+        return memory, (TanhGaussian(dist.mean, dist.log_std) if tanh else masked_policy(dist, obs)), value
 
     def step(policy: PPOPolicy, memory, obs: jax.Array, first: jax.Array, key: jax.Array, deterministic: bool):
         """One step of every copy: `(memory, raw action [B, ...], log_prob [B], value [B])`."""

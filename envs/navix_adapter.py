@@ -42,7 +42,8 @@ class NavixAdapter(SuiteAdapter):
 
     def observation_space(self, params: SuiteParams) -> spaces.Box:
         space = self._env.observation_space
-        return grid_space(space.shape, float(space.maximum))
+        # MiniGrid's object ids reach 10 (the agent) in the symbolic view; Navix's space says 8.
+        return grid_space(space.shape, max(float(space.maximum), 10.0))
 
     def action_space(self, params: SuiteParams | None = None) -> spaces.Discrete:
         return spaces.Discrete(int(self._env.action_space.maximum) + 1)

@@ -11,7 +11,7 @@ import pytest
 import jaxrl
 from jaxrl.blocks.encoders import Encoder, choose_encoder
 from jaxrl.blocks.exploration import epsilon_greedy
-from jaxrl.envs import spaces
+from jaxrl.envs import check_env, spaces
 
 IMAGE = spaces.Box(0, 255, (12, 12, 3), jnp.uint8)
 VECTOR = spaces.Box(-1.0, 1.0, (5,))
@@ -48,6 +48,10 @@ def test_dict_entries_are_encoded_by_their_own_rule_in_key_order_and_the_mask_is
 def test_spaces_no_encoder_handles_are_named(space, words):
     with pytest.raises(ValueError, match=words):
         choose_encoder(space, cnn="nature")
+
+
+def test_dict_observation_probe_passes_check_env():
+    check_env("ProbeMaskedActions-v0", num_envs=8, num_steps=8, check_x64=False)
 
 
 def test_masked_epsilon_greedy_picks_only_available_actions():

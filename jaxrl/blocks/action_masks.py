@@ -31,3 +31,10 @@ def action_mask(obs: Any) -> jax.Array | None:
 def masked(values: jax.Array, mask: jax.Array | None) -> jax.Array:
     """`values [..., n]` with the unavailable actions at `NO_ACTION` (unchanged when `mask` is None)."""
     return values if mask is None else jnp.where(mask, values, NO_ACTION)
+
+
+def masked_policy(dist: Any, obs: Any) -> Any:
+    """`dist` with the actions `obs`'s mask rules out at zero probability (a distribution with
+    `logits`, e.g. `Categorical`; any other, or no mask, as it is)."""
+    mask = action_mask(obs)
+    return dist if mask is None or not hasattr(dist, "logits") else dist.replace(logits=masked(dist.logits, mask))
