@@ -34,8 +34,8 @@ def test_dict_entries_are_encoded_by_their_own_rule_in_key_order_and_the_mask_is
                                                        ("room", "onehot")]
     obs = {"pixels": jnp.zeros((2, 7, 12, 12, 3), jnp.uint8), "inventory": jnp.ones((2, 7, 5)),
            "room": jnp.zeros((2, 7), jnp.int32), "avail_actions": jnp.ones((2, 7, 3), bool)}
-    params = Encoder(spec).init(jax.random.key(0), obs)
-    features = Encoder(spec).apply(params, obs)
+    params = jax.eval_shape(Encoder(spec).init, jax.random.key(0), obs)  # traced, not compiled
+    features = jax.eval_shape(Encoder(spec).apply, params, obs)
     assert features.shape == (2, 7, 5 + 128 + 4)  # the CNN's 128 features between the vector and one-hot
     assert set(params["params"]) == {"cnn_pixels"}
 
@@ -57,10 +57,11 @@ def test_dict_observation_probe_passes_check_env():
 def test_masked_epsilon_greedy_picks_only_available_actions():
     mask = jax.random.bernoulli(jax.random.key(0), 0.3, (4096, 6)).at[:, 2].set(True)
     q = jnp.broadcast_to(jnp.arange(6.0), (4096, 6))  # the greedy action 5 is often masked
+    choose = jax.jit(epsilon_greedy)  # one compile: epsilon is traced
     for epsilon in (0.0, 0.5, 1.0):
-        actions = epsilon_greedy(q, epsilon, jax.random.key(1), mask)
+        actions = choose(q, epsilon, jax.random.key(1), mask)
         assert bool(jnp.all(jnp.take_along_axis(mask, actions[:, None], axis=1)))
-    explored = epsilon_greedy(q, 1.0, jax.random.key(2), mask)
+    explored = choose(q, 1.0, jax.random.key(2), mask)
     assert len(np.unique(np.asarray(explored))) == 6  # exploring reaches every action somewhere
 
 
@@ -71,10 +72,14 @@ def test_ppo_with_a_cnn_learns_from_images():
     np.testing.assert_allclose(result.final_eval_return, 1.0)  # the side of the lit block, every episode
 
 
+REPLAY = {"num_envs": 4, "total_timesteps": 256, "learning_starts": 32, "batch_size": 16, "gradient_steps": 1}
+
+
 @pytest.mark.parametrize("algo, config", [
     ("ppo", {"num_envs": 16, "num_steps": 4, "total_timesteps": 512}),
     ("pqn", {"num_envs": 16, "num_steps": 4, "total_timesteps": 512}),
-    ("dqn", {"num_envs": 4, "total_timesteps": 256, "learning_starts": 64, "batch_size": 16, "gradient_steps": 1}),
+    pytest.param("dqn", REPLAY, marks=pytest.mark.slow),  # the masked epsilon-greedy of PQN, a replay buffer
+    pytest.param("sac", REPLAY, marks=pytest.mark.slow),  # discrete SAC: masked actor and warm-up
 ])
 def test_masked_actions_are_never_taken(algo, config):
     """An unavailable action costs -10: every episode, exploring from the first step, scores 1."""
