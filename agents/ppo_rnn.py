@@ -14,7 +14,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import struct
 
 from jaxrl.agents.base import AgentFns, flatten_obs, network_input
@@ -31,7 +30,7 @@ from jaxrl.blocks.recurrent import bootstrap_inputs, carries_after, first_flags,
 from jaxrl.blocks.returns import gae
 from jaxrl.blocks.rollout import EnvCarry, recurrent_rollout, reset_envs
 from jaxrl.envs import Environment, spaces
-from jaxrl.envs.running_stats import RunningMeanStd, normalize_with_stats, update_running_stats_batch
+from jaxrl.envs.running_stats import normalize_with_stats, update_running_stats_batch
 
 
 @struct.dataclass

@@ -18,7 +18,6 @@ from __future__ import annotations
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 
 from jaxrl.envs import spaces
 from jaxrl.envs.suites import SuiteAdapter, SuiteParams, float_obs, grid_space, import_suite, unknown_env
