@@ -29,7 +29,7 @@ class NavixAdapter(SuiteAdapter):
         return SuiteParams(max_steps_in_episode=int(self._env.max_steps), inner=None)
 
     def suite_reset(self, key: jax.Array, params: SuiteParams):
-        timestep = strong_types(self._env.reset(key))
+        timestep = strong_types(self._env.reset(key, self._rendering_cache()))
         return float_obs(timestep.observation), timestep
 
     def suite_step(self, key: jax.Array, inner: Any, action: Any, params: SuiteParams):
@@ -39,6 +39,14 @@ class NavixAdapter(SuiteAdapter):
         timestep = jax.tree.map(lambda new, old: jnp.asarray(new, old.dtype), timestep, inner)  # reset's dtypes
         return (float_obs(timestep.observation), timestep, timestep.reward, timestep.step_type == 2,
                 timestep.step_type == 1, {})
+
+    def _rendering_cache(self) -> Any:
+        """Navix's rendering cache, built once (Navix's own auto-reset reuses the state's; building it
+        at every reset made the adapter ~9x slower than Navix's own step)."""
+        if getattr(self, "_cache", None) is None:
+            with jax.ensure_compile_time_eval():
+                self._cache = jax.device_get(self._env.reset(jax.random.key(0)).state.cache)
+        return self._cache
 
     def observation_space(self, params: SuiteParams) -> spaces.Box:
         space = self._env.observation_space
