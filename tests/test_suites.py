@@ -102,3 +102,12 @@ def test_unknown_suite_env_suggests_from_the_suites_registry(name, suggestion, m
 def test_misspelt_prefix_suggests_the_adapter():
     with pytest.raises(ValueError, match="did you mean 'craftax:'"):
         jaxrl.make("craftx:Craftax-Classic-Symbolic-v1")
+
+
+@need("jumanji", "jumanji")
+def test_ppo_trains_on_a_jumanji_env_with_dict_observations_and_masks():
+    """End to end through the population program (its cache key once choked on a suite env's dict)."""
+    result = jaxrl.train("ppo", "jumanji:Knapsack-v1", seeds=1, out=None, progress=False,
+                         config={"num_envs": 8, "num_steps": 16, "total_timesteps": 1024, "num_logs": 1,
+                                 "eval_episodes": 2})
+    assert np.isfinite(result.final_eval_return).all() and result.final_eval_return[0] > 0
