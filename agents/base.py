@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxrl.agents import validation
+from jaxrl.blocks.encoders import CNN_TORSOS, ENCODERS, EncoderSpec, choose_encoder, encoder_input
 
 # Sums over the finished episodes of an update; the host divides by `episode_count`. Any other
 # metric named `episode_<x>_sum` (e.g. a multi-agent learner's `episode_return_agent_0_sum`) is
@@ -147,6 +148,20 @@ class MemoryOptions:
         return self.num_envs * (self.num_steps // self.sequence_length)
 
 
+@dataclasses.dataclass(frozen=True)
+class EncoderOptions:
+    """How the networks read observations (a Config base class; `jaxrl.blocks.encoders`).
+
+    `encoder`: "auto" (by the observation space: vectors straight into the MLP, images [H, W, C]
+    through a CNN, each entry of a dict/tuple observation by its own rule, concatenated) or
+    "flatten" (every observation flattened into the MLP); `cnn`: the image torso, "nature",
+    "impala" or "minatar" (`blocks.encoders.CNN_TORSOS`).
+    """
+
+    encoder: str = validation.checked("auto", ENCODERS)
+    cnn: str = validation.checked("impala", tuple(CNN_TORSOS))
+
+
 def episode_metrics(episode: dict[str, jax.Array]) -> dict[str, jax.Array]:
     """Sums of returns/lengths of the episodes that finished in a `[T, B]` batch, and their count.
 
@@ -166,3 +181,18 @@ def flatten_obs(obs: jax.Array, obs_ndim: int) -> jax.Array:
     """`[..., *obs_shape] -> [..., prod(obs_shape)]` float32, where `obs_ndim = len(obs_shape)`."""
     lead = obs.shape[: obs.ndim - obs_ndim]
     return obs.reshape(*lead, -1).astype(jnp.float32)
+
+
+def network_input(obs_space: Any, config: Any, algo: str) -> tuple[EncoderSpec | None, Callable, Callable]:
+    """`(encoder, prepare, dummy)` for a network reading observations of `obs_space` under
+    `config`'s `EncoderOptions`: the encoder spec (None: flat vectors straight into the MLP),
+    `prepare(obs [..., *shape]) -> network input` and `dummy()`, a batch-1 input for `init`.
+    ValueError (naming `algo`) for a space no encoder handles or normalize_obs with an encoder."""
+    encoder = choose_encoder(obs_space, getattr(config, "encoder", "auto"), getattr(config, "cnn", "impala"))
+    if encoder is not None and getattr(config, "normalize_obs", False):
+        raise ValueError(
+            f"{algo}: normalize_obs=True normalises flat vector observations, but {obs_space!r} goes "
+            "through an encoder (images, dict observations); drop normalize_obs or set encoder='flatten'."
+        )
+    prepare, dummy = encoder_input(obs_space, encoder)
+    return encoder, prepare, dummy

@@ -18,15 +18,15 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 from flax import struct
 
-from jaxrl.agents.base import AgentFns, AgentSpec, flatten_obs
+from jaxrl.agents.base import AgentFns, AgentSpec, EncoderOptions, network_input
 from jaxrl.agents.validation import check_replay_sizes, checked
 from jaxrl.agents.offpolicy import (
     collect, collection_metrics, learn_when_ready, polyak, ready_to_learn, transition_example,
 )
+from jaxrl.blocks.action_masks import action_mask, masked
 from jaxrl.envs import Environment, spaces
 from jaxrl.blocks.exploration import epsilon_greedy, linear_schedule
 from jaxrl.blocks.losses import td_loss
@@ -38,8 +38,9 @@ from jaxrl.blocks.rollout import EnvCarry, reset_envs
 
 
 @dataclasses.dataclass(frozen=True)
-class DQNConfig:
-    """Static settings: changing one recompiles."""
+class DQNConfig(EncoderOptions):
+    """Static settings: changing one recompiles. `encoder`/`cnn` (images, dict observations): see
+    `EncoderOptions`."""
 
     num_envs: int = checked(8, ">= 1")
     num_steps: int = checked(4, ">= 1")  # env steps per env copy per update
@@ -126,24 +127,23 @@ class DQNState:
 def build(env: Environment, env_params: Any, config: DQNConfig) -> AgentFns:
     SPEC.validate(config)
     obs_space, action_space = env.observation_space(env_params), env.action_space(env_params)
-    if not isinstance(obs_space, spaces.Box):
-        raise ValueError(f"DQN needs a Box observation space, got {obs_space!r}.")
     if not isinstance(action_space, spaces.Discrete):
         raise ValueError(f"DQN needs a Discrete action space, got {action_space!r}; use sac or td3 for Box.")
-    obs_ndim = len(obs_space.shape)
+    encoder, prepare, dummy_input = network_input(obs_space, config, "DQN")
     network = QNetwork(
         num_actions=action_space.n, hidden_sizes=tuple(config.hidden_sizes), activation=config.activation,
-        dueling=config.dueling, layer_norm=config.layer_norm,
+        dueling=config.dueling, layer_norm=config.layer_norm, encoder=encoder,
     )
     buffer = ReplayBuffer(
         capacity=config.buffer_size, num_envs=config.num_envs, batch_size=config.batch_size,
         sequence_length=config.n_step, prioritized=config.prioritized,
     )
-    q_values = lambda params, obs: network.apply(params, flatten_obs(obs, obs_ndim))
+    # Masked actions (blocks.action_masks) are never chosen nor bootstrapped from.
+    q_values = lambda params, obs: masked(network.apply(params, prepare(obs)), action_mask(obs))
 
     def init(key: jax.Array, hparams: DQNHparams) -> DQNState:
         key, key_net, key_env = jax.random.split(key, 3)
-        params = network.init(key_net, jnp.zeros((1, int(np.prod(obs_space.shape))), jnp.float32))
+        params = network.init(key_net, dummy_input())
         opt_state = make_optimizer(hparams.learning_rate, hparams.max_grad_norm).init(params)
         env_carry = reset_envs(env, env_params, key_env, config.num_envs)
         example = transition_example(obs_space, action_space)
@@ -154,19 +154,20 @@ def build(env: Environment, env_params: Any, config: DQNConfig) -> AgentFns:
         q = q_values(policy.params, obs)
         if deterministic:
             return jnp.argmax(q, axis=-1).astype(jnp.int32)
-        return epsilon_greedy(q, policy.epsilon, key)
+        return epsilon_greedy(q, policy.epsilon, key, action_mask(obs))
 
     def learn_step(hparams: DQNHparams, learning_rate: jax.Array, learner: DQNLearner, key: jax.Array):
         sample = buffer.sample(learner.buffer, key, hparams.per_alpha, hparams.per_beta)
         seq = sample.experience  # leaves [n_step, batch, ...]
         returns, discounts, last = n_step_returns(seq["reward"], seq["terminated"], seq["truncated"], hparams.gamma)
-        next_obs = jnp.take_along_axis(
-            seq["next_obs"], last.reshape(1, -1, *([1] * obs_ndim)), axis=0
-        )[0]
+        next_obs = jax.tree.map(
+            lambda x: jnp.take_along_axis(x, last.reshape(1, -1, *([1] * (x.ndim - 2))), axis=0)[0],
+            seq["next_obs"],
+        )
         next_q_target = q_values(learner.target_params, next_obs)
         next_q_online = q_values(learner.params, next_obs) if config.double_q else None
         targets = returns + discounts * greedy_bootstrap(next_q_target, next_q_online)
-        obs, action = seq["obs"][0], seq["action"][0]
+        obs, action = jax.tree.map(lambda x: x[0], seq["obs"]), seq["action"][0]
 
         def loss_fn(params):
             q = q_values(params, obs)
@@ -199,7 +200,7 @@ def build(env: Environment, env_params: Any, config: DQNConfig) -> AgentFns:
         params = state.learner.params
 
         def behaviour(obs, key):
-            return epsilon_greedy(q_values(params, obs), epsilon, key), {}
+            return epsilon_greedy(q_values(params, obs), epsilon, key, action_mask(obs)), {}
 
         env_carry, buffer_state, traj = collect(
             env, env_params, behaviour, state.env, key_rollout, config.num_steps, buffer, state.learner.buffer

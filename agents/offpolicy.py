@@ -19,6 +19,7 @@ import jax.numpy as jnp
 
 from jaxrl.agents.base import episode_metrics
 from jaxrl.envs import Environment, spaces
+from jaxrl.blocks.encoders import zeros_of
 from jaxrl.blocks.replay import ReplayBuffer, ReplayState, transition_item
 from jaxrl.blocks.rollout import EnvCarry, Transition, rollout
 
@@ -93,12 +94,12 @@ def unit_box_scaling(action_space: spaces.Box):
 def transition_example(obs_space: spaces.Space, action_space: spaces.Space) -> dict[str, jax.Array]:
     """One transition of one env copy, zeros, with the dtypes the buffer should store."""
     return {
-        "obs": jnp.zeros(obs_space.shape, obs_space.dtype),
+        "obs": zeros_of(obs_space),
         "action": jnp.zeros(action_space.shape, action_space.dtype),
         "reward": jnp.float32(0),
         "terminated": jnp.bool_(False),
         "truncated": jnp.bool_(False),
-        "next_obs": jnp.zeros(obs_space.shape, obs_space.dtype),
+        "next_obs": zeros_of(obs_space),
     }
 
 

@@ -18,8 +18,11 @@ import numpy as np
 import optax
 from flax import struct
 
-from jaxrl.agents.base import AgentFns, AgentSpec, MemoryOptions, episode_metrics, flatten_obs
+from jaxrl.agents.base import (
+    AgentFns, AgentSpec, EncoderOptions, MemoryOptions, episode_metrics, flatten_obs, network_input,
+)
 from jaxrl.agents.validation import check_minibatches, checked
+from jaxrl.blocks.action_masks import masked_policy
 from jaxrl.blocks.distributions import TanhGaussian
 from jaxrl.envs import Environment, spaces
 from jaxrl.envs.running_stats import RunningMeanStd, normalize_with_stats, update_running_stats_batch
@@ -32,8 +35,9 @@ from jaxrl.blocks.rollout import EnvCarry, reset_envs, rollout
 
 
 @dataclasses.dataclass(frozen=True)
-class PPOConfig(MemoryOptions):
-    """Static settings: changing one recompiles. `network="gru"`/`"lstm"`: see `ppo_rnn`."""
+class PPOConfig(MemoryOptions, EncoderOptions):
+    """Static settings: changing one recompiles. `network="gru"`/`"lstm"`: see `ppo_rnn`;
+    `encoder`/`cnn` (images, dict observations): see `EncoderOptions`."""
 
     num_envs: int = checked(4, ">= 1")
     num_steps: int = checked(128, ">= 1")
@@ -99,22 +103,23 @@ def build(env: Environment, env_params: Any, config: PPOConfig, surrogate: Surro
         return ppo_rnn.build(env, env_params, config)
     obs_ndim = len(obs_space.shape)
     discrete = isinstance(action_space, spaces.Discrete)
-    network = ActorCritic(**head_settings(config, action_space))
+    encoder, prepare, dummy_input = network_input(obs_space, config, "PPO")
+    network = ActorCritic(**head_settings(config, action_space), encoder=encoder)
     to_env_action = action_transform(action_space, config.action_squash)
     tanh = not discrete and config.action_squash == "tanh"
 
     def forward(policy: PPOPolicy, obs: jax.Array):
-        x = flatten_obs(obs, obs_ndim)
+        x = prepare(obs)
         if config.normalize_obs:
             x = normalize_with_stats(policy.obs_stats, x, clip=10.0)
         dist, value = network.apply(policy.params, x)
-        return (TanhGaussian(dist.mean, dist.log_std) if tanh else dist), value
+        return (TanhGaussian(dist.mean, dist.log_std) if tanh else masked_policy(dist, obs)), value
 
     def init(key: jax.Array, hparams: PPOHparams) -> PPOState:
         key, key_net, key_env = jax.random.split(key, 3)
-        dummy = jnp.zeros((1, int(np.prod(obs_space.shape))), jnp.float32)
+        dummy = dummy_input()
         params = network.init(key_net, dummy)
-        policy = PPOPolicy(params=params, obs_stats=RunningMeanStd.zeros_like(dummy[0]))
+        policy = PPOPolicy(params=params, obs_stats=obs_stats_like(dummy, encoder))
         opt_state = optimizer_for(hparams, hparams.learning_rate).init(params)
         env_carry = reset_envs(env, env_params, key_env, config.num_envs)
         return PPOState(policy, opt_state, env_carry, key, jnp.int32(0))
@@ -186,12 +191,14 @@ def head_settings(config: PPOConfig, action_space: spaces.Space) -> dict[str, An
                 action_dim=None if discrete else int(np.prod(action_space.shape)))
 
 
+def obs_stats_like(dummy: Any, encoder: Any) -> RunningMeanStd:
+    """Normaliser statistics for the flat network input `dummy [1, d]` (a placeholder of one
+    coordinate when an encoder reads the observations: normalize_obs is for flat vectors)."""
+    return RunningMeanStd.zeros_like(dummy[0] if encoder is None else jnp.zeros((1,), jnp.float32))
+
+
 def check_spaces(obs_space: spaces.Space, action_space: spaces.Space) -> None:
-    if not isinstance(obs_space, spaces.Box):
-        raise ValueError(
-            f"PPO needs a Box observation space, got {obs_space!r}; wrap the env in "
-            "jaxrl.envs.wrappers.FlattenObservation."
-        )
+    """Observation spaces are checked by the encoder choice (`network_input`)."""
     if not isinstance(action_space, (spaces.Discrete, spaces.Box)):
         raise ValueError(f"PPO supports Discrete and Box action spaces, got {action_space!r}.")
 

@@ -14,14 +14,14 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import struct
 
-from jaxrl.agents.base import AgentFns, flatten_obs
+from jaxrl.agents.base import AgentFns, flatten_obs, network_input
 from jaxrl.agents.ppo import (
-    PPOConfig, PPOHparams, PPOPolicy, action_transform, head_settings, optimizer_for, ppo_loss, sgd_step,
-    update_metrics,
+    PPOConfig, PPOHparams, PPOPolicy, action_transform, head_settings, obs_stats_like, optimizer_for, ppo_loss,
+    sgd_step, update_metrics,
 )
+from jaxrl.blocks.action_masks import masked_policy
 from jaxrl.blocks.distributions import TanhGaussian
 from jaxrl.blocks.minibatch import minibatch_epochs
 from jaxrl.blocks.networks import RecurrentActorCritic
@@ -30,7 +30,7 @@ from jaxrl.blocks.recurrent import bootstrap_inputs, carries_after, first_flags,
 from jaxrl.blocks.returns import gae
 from jaxrl.blocks.rollout import EnvCarry, recurrent_rollout, reset_envs
 from jaxrl.envs import Environment, spaces
-from jaxrl.envs.running_stats import RunningMeanStd, normalize_with_stats, update_running_stats_batch
+from jaxrl.envs.running_stats import normalize_with_stats, update_running_stats_batch
 
 
 @struct.dataclass
@@ -49,30 +49,33 @@ def build(env: Environment, env_params: Any, config: PPOConfig) -> AgentFns:
     obs_space, action_space = env.observation_space(env_params), env.action_space(env_params)
     obs_ndim = len(obs_space.shape)
     discrete = isinstance(action_space, spaces.Discrete)
-    network = RecurrentActorCritic(cell=config.network, size=config.rnn_size, **head_settings(config, action_space))
+    encoder, prepare, dummy_input = network_input(obs_space, config, "PPO")
+    network = RecurrentActorCritic(cell=config.network, size=config.rnn_size, **head_settings(config, action_space),
+                                   encoder=encoder)
     to_env_action = action_transform(action_space, config.action_squash)
     tanh = not discrete and config.action_squash == "tanh"
     initial_memory = lambda batch: initial_carry(config.network, config.rnn_size, batch)
 
     def forward(policy: PPOPolicy, memory, obs: jax.Array, first: jax.Array):
         """`memory [B, H]`, `obs [T, B, ...]`, `first [T, B]` -> `(memory, dist [T, B], value [T, B])`."""
-        x = flatten_obs(obs, obs_ndim)
+        x = prepare(obs)
         if config.normalize_obs:
             x = normalize_with_stats(policy.obs_stats, x, clip=10.0)
         memory, dist, value = network.apply(policy.params, memory, x, first)
-        return memory, (TanhGaussian(dist.mean, dist.log_std) if tanh else dist), value
+        return memory, (TanhGaussian(dist.mean, dist.log_std) if tanh else masked_policy(dist, obs)), value
 
     def step(policy: PPOPolicy, memory, obs: jax.Array, first: jax.Array, key: jax.Array, deterministic: bool):
         """One step of every copy: `(memory, raw action [B, ...], log_prob [B], value [B])`."""
-        memory, dist, value = forward(policy, memory, obs[None], first[None])
+        memory, dist, value = forward(policy, memory, jax.tree.map(lambda x: x[None], obs), first[None])
         action = dist.mode() if deterministic else dist.sample(key)
         return memory, action[0], dist.log_prob(action)[0], value[0]
 
     def init(key: jax.Array, hparams: PPOHparams) -> RecurrentPPOState:
         key, key_net, key_env = jax.random.split(key, 3)
-        dummy = jnp.zeros((1, 1, int(np.prod(obs_space.shape))), jnp.float32)
-        params = network.init(key_net, initial_memory(1), dummy, jnp.zeros((1, 1), bool))
-        policy = PPOPolicy(params=params, obs_stats=RunningMeanStd.zeros_like(dummy[0, 0]))
+        dummy = dummy_input()
+        params = network.init(key_net, initial_memory(1), jax.tree.map(lambda x: x[None], dummy),
+                              jnp.zeros((1, 1), bool))
+        policy = PPOPolicy(params=params, obs_stats=obs_stats_like(dummy, encoder))
         opt_state = optimizer_for(hparams, hparams.learning_rate).init(params)
         env_carry = reset_envs(env, env_params, key_env, config.num_envs)
         first = jnp.ones(config.num_envs, bool)

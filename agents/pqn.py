@@ -13,12 +13,12 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 from flax import struct
 
-from jaxrl.agents.base import AgentFns, AgentSpec, MemoryOptions, episode_metrics, flatten_obs
+from jaxrl.agents.base import AgentFns, AgentSpec, EncoderOptions, MemoryOptions, episode_metrics, network_input
 from jaxrl.agents.validation import check_minibatches, checked
+from jaxrl.blocks.action_masks import action_mask, masked
 from jaxrl.envs import Environment, spaces
 from jaxrl.blocks.exploration import epsilon_greedy, linear_schedule
 from jaxrl.blocks.losses import td_loss
@@ -30,8 +30,9 @@ from jaxrl.blocks.rollout import EnvCarry, reset_envs, rollout
 
 
 @dataclasses.dataclass(frozen=True)
-class PQNConfig(MemoryOptions):
-    """Static settings: changing one recompiles. `network="gru"`/`"lstm"`: see `pqn_rnn`."""
+class PQNConfig(MemoryOptions, EncoderOptions):
+    """Static settings: changing one recompiles. `network="gru"`/`"lstm"`: see `pqn_rnn`;
+    `encoder`/`cnn` (images, dict observations): see `EncoderOptions`."""
 
     num_envs: int = checked(32, ">= 1")
     num_steps: int = checked(32, ">= 1")
@@ -87,24 +88,23 @@ class PQNState:
 def build(env: Environment, env_params: Any, config: PQNConfig) -> AgentFns:
     SPEC.validate(config)
     obs_space, action_space = env.observation_space(env_params), env.action_space(env_params)
-    if not isinstance(obs_space, spaces.Box):
-        raise ValueError(f"PQN needs a Box observation space, got {obs_space!r}.")
     if not isinstance(action_space, spaces.Discrete):
         raise ValueError(f"PQN needs a Discrete action space, got {action_space!r}.")
     if config.recurrent:
         from jaxrl.agents import pqn_rnn
 
         return pqn_rnn.build(env, env_params, config)
-    obs_ndim = len(obs_space.shape)
+    encoder, prepare, dummy_input = network_input(obs_space, config, "PQN")
     network = QNetwork(
         num_actions=action_space.n, hidden_sizes=tuple(config.hidden_sizes), activation=config.activation,
-        layer_norm=config.layer_norm,
+        layer_norm=config.layer_norm, encoder=encoder,
     )
-    q_values = lambda params, obs: network.apply(params, flatten_obs(obs, obs_ndim))
+    # Masked actions (blocks.action_masks) are never chosen nor bootstrapped from.
+    q_values = lambda params, obs: masked(network.apply(params, prepare(obs)), action_mask(obs))
 
     def init(key: jax.Array, hparams: PQNHparams) -> PQNState:
         key, key_net, key_env = jax.random.split(key, 3)
-        params = network.init(key_net, jnp.zeros((1, int(np.prod(obs_space.shape))), jnp.float32))
+        params = network.init(key_net, dummy_input())
         opt_state = make_optimizer(hparams.learning_rate, hparams.max_grad_norm, config.optimizer).init(params)
         env_carry = reset_envs(env, env_params, key_env, config.num_envs)
         return PQNState(params, opt_state, env_carry, jnp.float32(hparams.start_e), key, jnp.int32(0))
@@ -113,14 +113,14 @@ def build(env: Environment, env_params: Any, config: PQNConfig) -> AgentFns:
         q = q_values(policy.params, obs)
         if deterministic:
             return jnp.argmax(q, axis=-1).astype(jnp.int32)
-        return epsilon_greedy(q, policy.epsilon, key)
+        return epsilon_greedy(q, policy.epsilon, key, action_mask(obs))
 
     def update(state: PQNState, hparams: PQNHparams) -> tuple[PQNState, dict[str, jax.Array]]:
         key, key_rollout, key_epochs = jax.random.split(state.key, 3)
         epsilon = epsilon_at(state.update_step, hparams, config)
 
         def behaviour(obs, key):
-            return epsilon_greedy(q_values(state.params, obs), epsilon, key), {}
+            return epsilon_greedy(q_values(state.params, obs), epsilon, key, action_mask(obs)), {}
 
         env_carry, traj = rollout(env, env_params, behaviour, state.env, key_rollout, config.num_steps)
         next_q = jnp.max(q_values(state.params, traj.next_obs), axis=-1)

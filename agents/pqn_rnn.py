@@ -14,11 +14,11 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import struct
 
-from jaxrl.agents.base import AgentFns, episode_metrics, flatten_obs
+from jaxrl.agents.base import AgentFns, episode_metrics, network_input
 from jaxrl.agents.pqn import PQNConfig, PQNHparams, epsilon_at, q_regression, sgd_step
+from jaxrl.blocks.action_masks import action_mask, masked
 from jaxrl.blocks.exploration import epsilon_greedy
 from jaxrl.blocks.minibatch import minibatch_epochs
 from jaxrl.blocks.networks import RecurrentQNetwork
@@ -50,20 +50,22 @@ class RecurrentPQNState:
 def build(env: Environment, env_params: Any, config: PQNConfig) -> AgentFns:
     """PQN's `AgentFns` with memory; `act(policy, memory, obs, key, deterministic) -> (memory, action)`."""
     obs_space, action_space = env.observation_space(env_params), env.action_space(env_params)
-    obs_ndim = len(obs_space.shape)
+    encoder, prepare, dummy_input = network_input(obs_space, config, "PQN")
     network = RecurrentQNetwork(
         num_actions=action_space.n, cell=config.network, size=config.rnn_size,
         hidden_sizes=tuple(config.hidden_sizes), activation=config.activation, layer_norm=config.layer_norm,
+        encoder=encoder,
     )
     initial_memory = lambda batch: initial_carry(config.network, config.rnn_size, batch)
 
     def q_values(params, memory, obs: jax.Array, first: jax.Array):
         """`memory [B, H]`, `obs [T, B, ...]`, `first [T, B]` -> `(memory, Q [T, B, A])`."""
-        return network.apply(params, memory, flatten_obs(obs, obs_ndim), first)
+        q = network.apply(params, memory, prepare(obs), first)
+        return q[0], masked(q[1], action_mask(obs))
 
     def init(key: jax.Array, hparams: PQNHparams) -> RecurrentPQNState:
         key, key_net, key_env = jax.random.split(key, 3)
-        dummy = jnp.zeros((1, 1, int(np.prod(obs_space.shape))), jnp.float32)
+        dummy = jax.tree.map(lambda x: x[None], dummy_input())
         params = network.init(key_net, initial_memory(1), dummy, jnp.zeros((1, 1), bool))
         opt_state = make_optimizer(hparams.learning_rate, hparams.max_grad_norm, config.optimizer).init(params)
         env_carry = reset_envs(env, env_params, key_env, config.num_envs)
@@ -71,18 +73,19 @@ def build(env: Environment, env_params: Any, config: PQNConfig) -> AgentFns:
                                  jnp.ones(config.num_envs, bool), jnp.float32(hparams.start_e), key, jnp.int32(0))
 
     def act(policy: RecurrentPQNPolicy, memory, obs: jax.Array, key: jax.Array, deterministic: bool = False):
-        memory, q = q_values(policy.params, memory, obs[None], jnp.zeros((1, obs.shape[0]), bool))
+        no_reset = jnp.zeros((1, jax.tree.leaves(obs)[0].shape[0]), bool)
+        memory, q = q_values(policy.params, memory, jax.tree.map(lambda x: x[None], obs), no_reset)
         if deterministic:
             return memory, jnp.argmax(q[0], axis=-1).astype(jnp.int32)
-        return memory, epsilon_greedy(q[0], policy.epsilon, key)
+        return memory, epsilon_greedy(q[0], policy.epsilon, key, action_mask(obs))
 
     def update(state: RecurrentPQNState, hparams: PQNHparams):
         key, key_rollout, key_epochs = jax.random.split(state.key, 3)
         epsilon = epsilon_at(state.update_step, hparams, config)
 
         def behaviour(memory, obs, first, key):
-            new_memory, q = q_values(state.params, memory, obs[None], first[None])
-            return new_memory, epsilon_greedy(q[0], epsilon, key), {"memory": memory}
+            new_memory, q = q_values(state.params, memory, jax.tree.map(lambda x: x[None], obs), first[None])
+            return new_memory, epsilon_greedy(q[0], epsilon, key, action_mask(obs)), {"memory": memory}
 
         (env_carry, memory, first), traj = recurrent_rollout(
             env, env_params, behaviour, state.env, state.memory, state.first, key_rollout, config.num_steps

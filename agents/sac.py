@@ -22,13 +22,15 @@ import numpy as np
 import optax
 from flax import struct
 
-from jaxrl.agents.base import AgentFns, AgentSpec, flatten_obs
+from jaxrl.agents.base import AgentFns, AgentSpec, EncoderOptions, network_input
 from jaxrl.agents.offpolicy import (
     collect, collection_metrics, learn_when_ready, polyak, ready_to_learn, transition_example, unit_box_scaling,
 )
 from jaxrl.agents.validation import check_replay_sizes, checked
 from jaxrl.envs import Environment, spaces
+from jaxrl.blocks.action_masks import NO_ACTION, masked_policy
 from jaxrl.blocks.exploration import uniform_warmup
+from jaxrl.envs.multi import AVAIL_ACTIONS
 from jaxrl.blocks.networks import CategoricalActor, Critics, SquashedGaussianActor
 from jaxrl.blocks.optim import make_optimizer
 from jaxrl.blocks.replay import ReplayBuffer, ReplayState
@@ -36,8 +38,9 @@ from jaxrl.blocks.rollout import EnvCarry, reset_envs
 
 
 @dataclasses.dataclass(frozen=True)
-class SACConfig:
-    """Static settings: changing one recompiles."""
+class SACConfig(EncoderOptions):
+    """Static settings: changing one recompiles. `encoder`/`cnn` (images, dict observations;
+    discrete actions only): see `EncoderOptions`."""
 
     num_envs: int = checked(4, ">= 1")
     num_steps: int = checked(1, ">= 1")  # env steps per env copy per update
@@ -143,10 +146,11 @@ class _ActionHead(NamedTuple):
     target_entropy: Callable
 
 
-def _discrete_head(action_space: spaces.Discrete, config: SACConfig) -> _ActionHead:
-    """Categorical policy; critics output `[num_critics, B, A]`; expectations over actions."""
+def _discrete_head(action_space: spaces.Discrete, config: SACConfig, encoder: Any, has_mask: bool) -> _ActionHead:
+    """Categorical policy; critics output `[num_critics, B, A]`; expectations over actions. With
+    `has_mask` the warm-up's uniform actions are drawn among the available ones."""
     num_actions, hidden = action_space.n, tuple(config.hidden_sizes)
-    critics = Critics(config.num_critics, hidden, config.activation, num_actions=num_actions)
+    critics = Critics(config.num_critics, hidden, config.activation, num_actions=num_actions, encoder=encoder)
 
     def q_taken(params, obs, action):
         q = critics.apply(params, obs)
@@ -165,11 +169,14 @@ def _discrete_head(action_space: spaces.Discrete, config: SACConfig) -> _ActionH
 
     def explore(dist, warmup, key):
         key_policy, key_random = jax.random.split(key)
-        random = jax.random.randint(key_random, dist.logits.shape[:-1], 0, num_actions)
+        if has_mask:  # masked logits sit at NO_ACTION (blocks.action_masks)
+            random = jax.random.categorical(key_random, jnp.where(dist.logits > NO_ACTION / 2, 0.0, NO_ACTION))
+        else:
+            random = jax.random.randint(key_random, dist.logits.shape[:-1], 0, num_actions)
         return jnp.where(warmup, random, dist.sample(key_policy))
 
     return _ActionHead(
-        CategoricalActor(num_actions, hidden, config.activation), lambda a: a, lambda a: a, critics.init,
+        CategoricalActor(num_actions, hidden, config.activation, encoder=encoder), lambda a: a, lambda a: a, critics.init,
         q_taken, lambda key, dist: None, soft_target, actor_loss, explore,
         lambda hparams: hparams.target_entropy_ratio * jnp.log(float(num_actions)),
     )
@@ -209,21 +216,27 @@ def _continuous_head(action_space: spaces.Box, config: SACConfig) -> _ActionHead
 def build(env: Environment, env_params: Any, config: SACConfig) -> AgentFns:
     SPEC.validate(config)
     obs_space, action_space = env.observation_space(env_params), env.action_space(env_params)
-    if not isinstance(obs_space, spaces.Box):
-        raise ValueError(f"SAC needs a Box observation space, got {obs_space!r}.")
+    continuous = isinstance(action_space, spaces.Box)
+    # Continuous actions: flat observations, as before encoders (ContinuousQ has no encoder).
+    encoder, flat, dummy_input = network_input(
+        obs_space, EncoderOptions(encoder="flatten") if continuous else config, "SAC")
     if isinstance(action_space, spaces.Discrete):
-        head = _discrete_head(action_space, config)
-    elif isinstance(action_space, spaces.Box):
+        has_mask = isinstance(obs_space, spaces.Dict) and AVAIL_ACTIONS in obs_space.spaces
+        head = _discrete_head(action_space, config, encoder, has_mask)
+    elif continuous:
+        if encoder is not None:
+            raise ValueError(f"SAC with Box actions reads Box observations (flattened), got {obs_space!r}.")
         head = _continuous_head(action_space, config)
     else:
         raise ValueError(f"SAC supports Discrete and Box action spaces, got {action_space!r}.")
-    actor, obs_ndim = head.actor, len(obs_space.shape)
+    actor = head.actor
+    # The policy on a network input `x` (masked where `x`, the raw observation of an encoder, carries a mask).
+    pi = lambda params, x: masked_policy(actor.apply(params, x), x)
     buffer = ReplayBuffer(config.buffer_size, config.num_envs, config.batch_size)
-    flat = lambda obs: flatten_obs(obs, obs_ndim)
 
     def init(key: jax.Array, hparams: SACHparams) -> SACState:
         key, key_actor, key_critic, key_env = jax.random.split(key, 4)
-        dummy_obs = jnp.zeros((1, int(np.prod(obs_space.shape))), jnp.float32)
+        dummy_obs = dummy_input()
         actor_params = actor.init(key_actor, dummy_obs)
         critic_params = head.init_critics(key_critic, dummy_obs)
         log_alpha = jnp.log(jnp.asarray(hparams.init_alpha, jnp.float32))
@@ -237,7 +250,7 @@ def build(env: Environment, env_params: Any, config: SACConfig) -> AgentFns:
         return SACState(learner, env_carry, key, jnp.int32(0))
 
     def act(policy: SACPolicy, obs: jax.Array, key: jax.Array, deterministic: bool = False) -> jax.Array:
-        dist = actor.apply(policy.actor_params, flat(obs))
+        dist = pi(policy.actor_params, flat(obs))
         return head.to_env(dist.mode() if deterministic else dist.sample(key))
 
     def learn_step(hparams: SACHparams, learner: SACLearner, key: jax.Array):
@@ -247,7 +260,7 @@ def build(env: Environment, env_params: Any, config: SACConfig) -> AgentFns:
         alpha = jnp.exp(learner.log_alpha)
         optimizer = make_optimizer(hparams.learning_rate, hparams.max_grad_norm)
 
-        next_dist = actor.apply(learner.actor_params, next_obs)
+        next_dist = pi(learner.actor_params, next_obs)
         noise = head.noise(key_noise, next_dist)
         targets = jax.lax.stop_gradient(head.soft_target(
             learner.target_critic_params, next_obs, next_dist, batch["reward"], batch["terminated"],
@@ -263,7 +276,7 @@ def build(env: Environment, env_params: Any, config: SACConfig) -> AgentFns:
         critic_params = optax.apply_updates(learner.critic_params, updates)
 
         def actor_loss_fn(params):
-            return head.actor_loss(critic_params, actor.apply(params, obs), obs, alpha, noise)
+            return head.actor_loss(critic_params, pi(params, obs), obs, alpha, noise)
 
         (actor_loss, entropy), grads = jax.value_and_grad(actor_loss_fn, has_aux=True)(learner.actor_params)
         updates, actor_opt = optimizer.update(grads, learner.actor_opt, learner.actor_params)
@@ -292,7 +305,7 @@ def build(env: Environment, env_params: Any, config: SACConfig) -> AgentFns:
         warmup = state.learner.buffer.size * config.num_envs < config.learning_starts
 
         def behaviour(obs, key):
-            return head.to_env(head.explore(actor.apply(actor_params, flat(obs)), warmup, key)), {}
+            return head.to_env(head.explore(pi(actor_params, flat(obs)), warmup, key)), {}
 
         env_carry, buffer_state, traj = collect(
             env, env_params, behaviour, state.env, key_rollout, config.num_steps, buffer, state.learner.buffer

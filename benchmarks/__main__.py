@@ -22,7 +22,7 @@ os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 import jax  # noqa: E402
 
-from benchmarks import env_throughput, lpo, machine, marl, offpolicy, ppo, recurrent, report, sweep, venvs  # noqa: E402
+from benchmarks import env_throughput, lpo, machine, marl, offpolicy, ppo, recurrent, report, suites, sweep, venvs  # noqa: E402
 
 ENVS, NUM_ENVS = env_throughput.ENVS, env_throughput.NUM_ENVS
 MODES = {
@@ -82,7 +82,7 @@ ACCELERATOR_NOTES = [
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a few minutes: fewer cells, repetitions and steps")
-    parser.add_argument("--only", choices=("env", "ppo", "sweep", "offpolicy", "recurrent", "marl", "lpo"),
+    parser.add_argument("--only", choices=("env", "ppo", "sweep", "offpolicy", "recurrent", "marl", "lpo", "suites"),
                         help="run one section (others are kept from results.json)")
     parser.add_argument("--reps", type=int, help="repetitions per pair (default: 3 quick, 5 full; at least 3)")
     parser.add_argument("--algos", help="off-policy section: only these (comma-separated, e.g. pqn); the other "
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.perf_counter()
 
     section_peers = {"env": ["envpool"], "ppo": ["rejax", "sb3"], "sweep": ["rejax"], "offpolicy": ["rejax", "sb3"],
-                     "recurrent": [], "marl": [], "lpo": []}
+                     "recurrent": [], "marl": [], "lpo": [], "suites": []}
     peers = [p for p in section_peers.get(args.only, ["envpool", "rejax", "sb3"]) if p in mode["peers"]]
     print(f"JAX backend {backend}; preparing peer venvs (created once, under benchmarks/.peers/)", flush=True)
     for name in peers:
@@ -166,6 +166,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lpo meta-training generation ({mode_name}, {reps} reps)", flush=True)
         out = lpo.run(population, 4, 8_192, reps, log=_log)
         results["lpo"] = {"cpu": results["machine"]["cpu"], "mode": mode_name, "date": now, **out}
+        _save(saved, results, path)
+    if args.only == "suites":  # not part of the default run: each suite is an optional extra
+        print(f"env suites and PPO-CNN on MinAtar ({mode_name}, {reps} reps)", flush=True)
+        out = suites.run(reps, quick=args.quick, log=_log)
+        results["suites"] = {"cpu": results["machine"]["cpu"], "mode": mode_name, "reps": reps, "date": now, **out}
         _save(saved, results, path)
     print(f"done in {time.perf_counter() - t_start:.0f} s; wrote {path.parent / 'RESULTS.md'} and results.png")
     return 0

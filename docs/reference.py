@@ -40,6 +40,8 @@ API_MODULES = [
     ("jaxrl.blocks.losses", "Building blocks: losses"),
     ("jaxrl.blocks.drift", "Building blocks: learned drift functions and objective files (LPO)"),
     ("jaxrl.blocks.networks", "Building blocks: networks"),
+    ("jaxrl.blocks.encoders", "Building blocks: observation encoders (MLP input, CNNs, dict observations)"),
+    ("jaxrl.blocks.action_masks", "Building blocks: action masks"),
     ("jaxrl.blocks.distributions", "Building blocks: action distributions"),
     ("jaxrl.blocks.minibatch", "Building blocks: minibatch epochs"),
     ("jaxrl.blocks.optim", "Building blocks: the optimiser factory and schedules"),

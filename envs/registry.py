@@ -4,7 +4,8 @@ Accepted names:
 
 * a registered name: the built-ins (`CartPole-v1`, ...) or anything passed to `register`;
 * `gymnax:NAME` for every env in gymnax's registry, `brax:NAME` for brax envs, `jaxmarl:NAME` for
-  JaxMARL's multi-agent envs;
+  JaxMARL's multi-agent envs, and the env suites `craftax:NAME`, `xminigrid:NAME`, `navix:NAME`,
+  `jumanji:NAME` (`envs.suites`; each an optional extra, e.g. pip install 'jaxrl[craftax]');
 * `package.module:Class` to import a user's class: a subclass of `jaxrl.Environment` or of
   `MultiAgentEnv`, or of gymnax's or JaxMARL's environment base class (wrapped automatically), or
   any callable returning an environment.
@@ -37,6 +38,8 @@ _REGISTRY: dict[str, Any] = {
     "ProbeTwoStep-v0": "jaxrl.envs.probes:TwoStepCredit",
     "ProbeActionDependentReward-v0": "jaxrl.envs.probes:ActionDependentReward",
     "ProbeObsActionReward-v0": "jaxrl.envs.probes:ObsActionReward",
+    "ProbeImageObsReward-v0": "jaxrl.envs.structured_probes:ImageObsReward",
+    "ProbeMaskedActions-v0": "jaxrl.envs.structured_probes:MaskedActions",
     # Memory: POPGym-style card tasks (constructor keywords override the preset's sizes) ...
     "RepeatPrevious-easy": "jaxrl.envs.memory:repeat_previous_easy",
     "RepeatPrevious-medium": "jaxrl.envs.memory:repeat_previous_medium",
@@ -64,11 +67,19 @@ _PREFIXES: dict[str, str] = {
     "gymnax": "jaxrl.envs.gymnax_adapter:make_gymnax_env",
     "brax": "jaxrl.envs.brax_adapter:make_brax_env",
     "jaxmarl": "jaxrl.envs.jaxmarl_adapter:make_jaxmarl_env",
+    "craftax": "jaxrl.envs.craftax_adapter:make_craftax_env",
+    "xminigrid": "jaxrl.envs.xminigrid_adapter:make_xminigrid_env",
+    "navix": "jaxrl.envs.navix_adapter:make_navix_env",
+    "jumanji": "jaxrl.envs.jumanji_adapter:make_jumanji_env",
 }
 _PREFIX_LISTERS: dict[str, str] = {
     "gymnax": "jaxrl.envs.gymnax_adapter:gymnax_env_names",
     "brax": "jaxrl.envs.brax_adapter:brax_env_names",
     "jaxmarl": "jaxrl.envs.jaxmarl_adapter:jaxmarl_env_names",
+    "craftax": "jaxrl.envs.craftax_adapter:craftax_env_names",
+    "xminigrid": "jaxrl.envs.xminigrid_adapter:xminigrid_env_names",
+    "navix": "jaxrl.envs.navix_adapter:navix_env_names",
+    "jumanji": "jaxrl.envs.jumanji_adapter:jumanji_env_names",
 }
 
 
@@ -209,10 +220,11 @@ def _import_path(path: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
+        prefix_hint = _prefix_hint(module_name)  # a misspelt adapter prefix: enough said (list_envs imports every suite)
         raise ValueError(
-            f"Cannot import module {module_name!r} for environment {path!r} ({exc}). The "
+            f"Cannot import module {module_name!r} for environment {path!r} ({exc}). {prefix_hint}The "
             "'package.module:Class' form needs the module on sys.path; otherwise use a registered "
-            f"name. {_close_matches_hint(path)}"
+            f"name. {'' if prefix_hint else _close_matches_hint(path)}"
         ) from None
     try:
         return getattr(module, attr)
@@ -221,6 +233,12 @@ def _import_path(path: str) -> Any:
         raise ValueError(
             f"Module {module_name!r} has no attribute {attr!r} (environment {path!r}); it defines {public[:20]}."
         ) from None
+
+
+def _prefix_hint(prefix: str) -> str:
+    """'Did you mean' for a misspelt adapter prefix (empty when `prefix` is close to none)."""
+    close = difflib.get_close_matches(prefix, list(_PREFIXES), n=1, cutoff=0.6)
+    return f"There is no adapter prefix '{prefix}:'; did you mean '{close[0]}:'? " if close else ""
 
 
 def _load(ref: str) -> Any:
@@ -236,6 +254,6 @@ def _close_matches_hint(name: str) -> str:
 def _unknown_name_message(name: str) -> str:
     hint = _close_matches_hint(name) or f"Registered names: {', '.join(registered_names())}."
     return (
-        f"Unknown environment {name!r}. {hint} Use 'gymnax:NAME', 'brax:NAME' or 'jaxmarl:NAME' for adapted envs, "
+        f"Unknown environment {name!r}. {hint} Use {', '.join(repr(p + ':NAME') for p in _PREFIXES)} for adapted envs, "
         "'package.module:Class' for your own class, or jaxrl.register(name, cls) first."
     )

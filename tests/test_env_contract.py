@@ -15,7 +15,9 @@ import jaxrl
 from jaxrl.envs.multi import is_multi_agent
 from jaxrl.envs.randomize import batch_params
 
-SINGLE_AGENT_NAMES = [n for n in jaxrl.envs.registered_names() if not is_multi_agent(jaxrl.make(n)[0])]
+# Array observations (dict-observation probes, e.g. ProbeMaskedActions-v0, run check_env in test_encoders.py).
+SINGLE_AGENT_NAMES = [n for n in jaxrl.envs.registered_names() if not is_multi_agent(jaxrl.make(n)[0])
+                      and isinstance(jaxrl.make(n)[0].observation_space(jaxrl.make(n)[1]), jaxrl.envs.spaces.Box)]
 ADAPTER_NAMES = ["gymnax:CartPole-v1", "gymnax:Breakout-MinAtar", "gymnax:Catch-bsuite"]
 NUM_ENVS = 1024
 NUM_STEPS = 8

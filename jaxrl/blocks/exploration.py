@@ -20,17 +20,27 @@ def linear_schedule(step: jax.Array, start: jax.Array | float, end: jax.Array | 
     return jnp.asarray(end + (start - end) * remaining, jnp.float32)
 
 
-def epsilon_greedy(q_values: jax.Array, epsilon: jax.Array | float, key: jax.Array) -> jax.Array:
+def epsilon_greedy(q_values: jax.Array, epsilon: jax.Array | float, key: jax.Array,
+                   mask: jax.Array | None = None) -> jax.Array:
     """Argmax of `q_values [..., A]` with probability `1 - epsilon`, else a uniform action ([...] int32).
 
     One uniform draw `u` serves both choices (each random-number site costs compile and run time):
-    explore when `u < epsilon`; then `u / epsilon` is uniform on [0, 1) and picks the action.
+    explore when `u < epsilon`; then `u / epsilon` is uniform on [0, 1) and picks the action. With a
+    bool `mask [..., A]` (`blocks.action_masks`) both choices are among the available actions only
+    (exploring picks the k-th available one, k uniform over their count).
     """
     num_actions = q_values.shape[-1]
+    if mask is not None:
+        q_values = jnp.where(mask, q_values, -jnp.inf)
     greedy = jnp.argmax(q_values, axis=-1)
     u = jax.random.uniform(key, greedy.shape)
     epsilon = jnp.asarray(epsilon, jnp.float32)
-    random = jnp.minimum(u / jnp.maximum(epsilon, 1e-12) * num_actions, num_actions - 1).astype(jnp.int32)
+    if mask is None:
+        random = jnp.minimum(u / jnp.maximum(epsilon, 1e-12) * num_actions, num_actions - 1).astype(jnp.int32)
+    else:
+        count = jnp.maximum(mask.sum(axis=-1), 1)
+        k = jnp.minimum(u / jnp.maximum(epsilon, 1e-12) * count, count - 1).astype(jnp.int32)
+        random = jnp.argmax(jnp.cumsum(mask, axis=-1) > k[..., None], axis=-1)
     return jnp.where(u < epsilon, random, greedy).astype(jnp.int32)
 
 

@@ -1,7 +1,11 @@
 """Networks (flax.linen): MLP torsos, the actor-critic of policy-gradient agents, Q networks, their
 recurrent variants, and the actors/critics of off-policy agents.
 
-Shapes: observations `[..., obs_dim]` (flattened float32), outputs keep the leading axes.
+Shapes: observations `[..., obs_dim]` (flattened float32), outputs keep the leading axes. Networks
+with an `encoder` (`blocks.encoders.EncoderSpec`: images, dict observations) read the observations
+as the env gives them (`[..., *obs_shape]`, or a dict of such) through it; ActorCritic's actor and
+critic share it. Without one (vector observations) they create exactly the parameters they did
+before encoders existed.
 Initialisation follows the PPO "implementation details" convention: orthogonal weights with gain
 sqrt(2) in hidden layers, 0.01 for the policy head and 1.0 for the value head; zero biases.
 """
@@ -17,6 +21,7 @@ import numpy as np
 
 from jaxrl import backend
 from jaxrl.blocks.distributions import Categorical, DiagGaussian, TanhGaussian
+from jaxrl.blocks.encoders import EncoderSpec, encode
 from jaxrl.blocks.recurrent import RecurrentTorso
 
 ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "gelu": nn.gelu, "silu": nn.silu}
@@ -59,9 +64,11 @@ class ActorCritic(nn.Module):
     num_actions: int | None = None
     action_dim: int | None = None
     init_log_std: float = 0.0
+    encoder: EncoderSpec | None = None
 
     @nn.compact
     def __call__(self, obs: jax.Array, critic_in: jax.Array | None = None):
+        obs = encode(self.encoder, obs)
         return _policy_and_value(self, obs, obs if critic_in is None else critic_in)
 
 
@@ -96,10 +103,11 @@ class RecurrentActorCritic(nn.Module):
     num_actions: int | None = None
     action_dim: int | None = None
     init_log_std: float = 0.0
+    encoder: EncoderSpec | None = None
 
     @nn.compact
     def __call__(self, carry, obs: jax.Array, first: jax.Array, critic_in: jax.Array | None = None):
-        x = ACTIVATIONS[self.activation](_dense(self.size, np.sqrt(2.0))(obs))
+        x = ACTIVATIONS[self.activation](_dense(self.size, np.sqrt(2.0))(encode(self.encoder, obs)))
         carry, memory = RecurrentTorso(self.cell, self.size, name="memory")(carry, x, first)
         dist, value = _policy_and_value(self, memory, memory if critic_in is None else critic_in)
         return carry, dist, value
@@ -117,10 +125,11 @@ class QNetwork(nn.Module):
     activation: str = "relu"
     dueling: bool = False
     layer_norm: bool = False
+    encoder: EncoderSpec | None = None
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
-        x = MLP(self.hidden_sizes, self.activation, self.layer_norm, name="torso")(obs)
+        x = MLP(self.hidden_sizes, self.activation, self.layer_norm, name="torso")(encode(self.encoder, obs))
         if not self.dueling:
             return _dense(self.num_actions, 1.0)(x)
         value = _dense(1, 1.0)(x)
@@ -138,10 +147,11 @@ class RecurrentQNetwork(nn.Module):
     hidden_sizes: Sequence[int]
     activation: str = "relu"
     layer_norm: bool = False
+    encoder: EncoderSpec | None = None
 
     @nn.compact
     def __call__(self, carry, obs: jax.Array, first: jax.Array):
-        x = ACTIVATIONS[self.activation](_dense(self.size, np.sqrt(2.0))(obs))
+        x = ACTIVATIONS[self.activation](_dense(self.size, np.sqrt(2.0))(encode(self.encoder, obs)))
         carry, memory = RecurrentTorso(self.cell, self.size, name="memory")(carry, x, first)
         q = QNetwork(self.num_actions, self.hidden_sizes, self.activation, layer_norm=self.layer_norm,
                      name="q")(memory)
@@ -174,13 +184,14 @@ class Critics(nn.Module):
     activation: str = "relu"
     num_actions: int | None = None
     layer_norm: bool = False
+    encoder: EncoderSpec | None = None  # discrete critics only (each critic has its own)
 
     @nn.compact
     def __call__(self, obs: jax.Array, action: jax.Array | None = None) -> jax.Array:
         if self.num_actions is None:
             module, kwargs, args = ContinuousQ, {}, (obs, action)
         else:
-            module, kwargs, args = QNetwork, {"num_actions": self.num_actions}, (obs,)
+            module, kwargs, args = QNetwork, {"num_actions": self.num_actions, "encoder": self.encoder}, (obs,)
         ensemble = nn.vmap(
             module, variable_axes={"params": 0}, split_rngs={"params": True},
             in_axes=None, out_axes=0, axis_size=self.num_critics,
@@ -229,8 +240,9 @@ class CategoricalActor(nn.Module):
     num_actions: int
     hidden_sizes: Sequence[int]
     activation: str = "relu"
+    encoder: EncoderSpec | None = None
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> Categorical:
-        x = MLP(self.hidden_sizes, self.activation, name="torso")(obs)
+        x = MLP(self.hidden_sizes, self.activation, name="torso")(encode(self.encoder, obs))
         return Categorical(_dense(self.num_actions, 0.01)(x))
