@@ -112,5 +112,12 @@ def test_random_observation_probes_show_both_signs(name: str, probe_runs: dict) 
 
 
 def test_probes_registry_matches_registered_names() -> None:
+    """Every registered probe is one of the vector probes (`PROBES`) or one of the image / masked-action
+    probes of `envs.structured_probes`."""
+    from jaxrl.envs import structured_probes
+
+    structured = {cls.registered_name for cls in vars(structured_probes).values()
+                  if isinstance(cls, type) and getattr(cls, "registered_name", "").startswith("Probe")}
+    assert structured == {"ProbeImageObsReward-v0", "ProbeMaskedActions-v0"}
     assert set(PROBES) <= set(jaxrl.envs.registered_names())
-    assert {n for n in jaxrl.envs.registered_names() if n.startswith("Probe")} == set(PROBES)
+    assert {n for n in jaxrl.envs.registered_names() if n.startswith("Probe")} == set(PROBES) | structured
