@@ -71,7 +71,7 @@ class ResolvedConfig:
         if self.member_hparams is not None:
             out["member_hparams"] = [hparams_dict(h) for h in self.member_hparams]
         if self.member_contexts is not None:
-            out["member_contexts"] = [{k: _plain_array(v) for k, v in c.items()} for c in self.member_contexts]
+            out["member_contexts"] = [{k: _plain(v) for k, v in c.items()} for c in self.member_contexts]
         return out
 
 
@@ -283,11 +283,6 @@ def _parse_literal(value: Any) -> Any:
         except ValueError:
             continue
     return {"true": True, "false": False}.get(value.lower(), value)
-
-
-def _plain_array(value: Any) -> Any:
-    """A number or array as a plain Python number or (nested) list, for JSON."""
-    return value.tolist() if hasattr(value, "tolist") else value
 
 
 def _plain(value: Any) -> Any:

@@ -165,15 +165,11 @@ def _static_key(obj: Any, depth: int = 0) -> Any:
         return _params_key(obj)
     if hasattr(obj, "__dict__") and depth < 4 and not isinstance(obj, type):
         return (type(obj), tuple((k, _static_key(v, depth + 1)) for k, v in sorted(vars(obj).items())))
-    try:
-        hash(obj)
-    except TypeError:  # unhashable (a dict attribute of an adapted suite's env): by identity
-        return ("id", id(obj), _ByIdentity(obj))
-    return ("id", id(obj), obj)  # `obj` kept alive by the key, so its id stays unique
+    return ("id", _ByIdentity(obj))  # kept alive by the key, so its id stays unique
 
 
 class _ByIdentity:
-    """An object in a cache key, hashed and compared by identity (it may be unhashable: a dict
+    """An object in a cache key, hashed and compared by identity (it may be unhashable, e.g. a dict
     attribute of an adapted suite's env)."""
 
     __slots__ = ("obj",)
