@@ -100,7 +100,7 @@ class Environment(Generic[TEnvState, TEnvParams]):
         terminated = jnp.asarray(terminated, dtype=jnp.bool_)
         truncated = jnp.asarray(self.is_truncated(state_step, params), dtype=jnp.bool_)
         done = terminated | truncated
-        obs_reset, state_reset = self.reset_env(key_reset, params)
+        obs_reset, state_reset = self.auto_reset(done, key_reset, params)
         state = select_tree(done, state_reset, state_step)
         obs = select_tree(done, obs_reset, obs_step)
         info = {**info, "final_observation": obs_step}
@@ -119,6 +119,12 @@ class Environment(Generic[TEnvState, TEnvParams]):
         Returns `(obs, state, reward, terminated, info)`; must increment `state.time`.
         """
         raise NotImplementedError(f"{type(self).__name__} must implement step_env")
+
+    def auto_reset(self, done: jax.Array, key: jax.Array, params: TEnvParams) -> tuple[Any, TEnvState]:
+        """The episode `step` starts where one ended (`done`, bool scalar; used only where true):
+        `reset_env(key, params)`. Envs whose reset is costly may share fresh episodes between the
+        copies of a batch instead (`envs.optimistic_reset`)."""
+        return self.reset_env(key, params)
 
     def is_truncated(self, state: TEnvState, params: TEnvParams) -> jax.Array:
         """Time limit reached (bool scalar)."""

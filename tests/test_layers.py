@@ -12,7 +12,7 @@ RANKS = [
     ("jaxrl.checkpoint", 6), ("jaxrl.rundir", 6), ("jaxrl.loggers", 6), ("jaxrl.interrupt", 6),
     ("jaxrl.compile_cache", 6), ("jaxrl.policy", 7), ("jaxrl.pbt", 7), ("jaxrl.sweeps", 7), ("jaxrl.plots", 7),
     ("jaxrl.catalogue", 7), ("jaxrl.compare", 7), ("jaxrl.contextual.cli", 8), ("jaxrl.contextual", 7), ("jaxrl.meta", 7),
-    ("jaxrl.cli", 8), ("jaxrl.cli_meta", 8),
+    ("jaxrl.cli", 8), ("jaxrl.cli_meta", 8), ("jaxrl.cli_options", 8),
     ("jaxrl.__main__", 8), ("jaxrl", 8),
 ]
 FOLDERS = {"envs": "jaxrl.envs", "agents": "jaxrl.agents", "jaxrl": "jaxrl"}
