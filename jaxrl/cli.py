@@ -234,7 +234,7 @@ def _report(s: dict) -> None:
     print(
         f"{s['algo']} on {s['env']}: final eval return {s['final_eval_return_mean']:.1f} "
         f"+- {s['final_eval_return_std']:.1f} over {len(s['seeds'])} seed(s) [{per_seed}] "
-        f"({s['eval_episodes']} deterministic episodes each)\n"
+        f"({s['eval_episodes']} {'stochastic' if s.get('eval_stochastic') else 'deterministic'} episodes each)\n"
         f"{s['total_timesteps']:,} steps/seed in {s['train_s']:.1f}s train + {s['compile_s']:.1f}s compile "
         f"({s['steps_per_s']:,.0f} steps/s){resumed}; run directory: {s['run_dir']}"
     )
@@ -249,10 +249,10 @@ def _eval(cmd: Eval) -> int:
     if cmd.seed is not None:
         check_seed(cmd.seed)
     result = evaluate_run(cmd.run_dir, episodes=cmd.episodes, env=cmd.env, step=cmd.step,
-                          deterministic=not cmd.stochastic, seed=cmd.seed)
+                          deterministic=False if cmd.stochastic else None, seed=cmd.seed)
     returns, success = result["returns"], result["success"]
     has_success = not np.isnan(success).all()
-    mode = "stochastic" if cmd.stochastic else "deterministic"
+    mode = "deterministic" if result["deterministic"] else "stochastic"
     print(f"{result['algo']} on {result['env']}: policy at step {result['step']:,}, "
           f"{result['episodes']} {mode} episodes per seed")
     print(f"{'seed':>6} {'mean':>10} {'std':>10} {'min':>10} {'max':>10} {'discounted':>11} {'length':>8}"

@@ -105,7 +105,8 @@ class Eval:
     step: int | None = None
     """Checkpoint step (environment steps per seed; default: the final checkpoint)."""
     stochastic: bool = False
-    """Sample actions instead of taking the most likely one."""
+    """Sample actions instead of taking the most likely one (a run trained with eval_stochastic=true
+    is always evaluated so)."""
     seed: int | None = None
     """Evaluation key (default: the run's eval_seed)."""
 

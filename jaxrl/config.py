@@ -28,7 +28,8 @@ class ConfigError(ValueError):
 class RunSettings:
     """Host-loop settings (not part of the compiled program)."""
 
-    eval_episodes: int = checked(32, ">= 1")  # episodes of the final (and periodic) deterministic evaluation
+    eval_episodes: int = checked(32, ">= 1")  # episodes of the final (and periodic) evaluation
+    eval_stochastic: bool = False  # evaluate the sampled policy (e.g. Craftax) instead of its mode
     num_logs: int = checked(20, ">= 1")  # logged points (compiled chunks) over the run
     eval_every: int = checked(1, ">= 0")  # evaluate every this many logged points (0: only at the end)
     eval_seed: int = checked(12345, "[0, 4294967296)")  # the fixed key of every evaluation (< 2**32)

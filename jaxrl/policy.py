@@ -127,7 +127,7 @@ def evaluate_run(
     episodes: int | None = None,
     env: str | None = None,
     step: int | None = None,
-    deterministic: bool = True,
+    deterministic: bool | None = None,
     seed: int | None = None,
 ) -> dict[str, Any]:
     """Returns of `episodes` episodes per seed with the policy at `step` (default: final checkpoint).
@@ -135,11 +135,15 @@ def evaluate_run(
     `env` evaluates on another environment with the same observation and action spaces. Returns
     a dict with "returns", "discounted_returns" (by each seed's gamma), "lengths" and "success"
     (NaN where the env reports none), each `[num_seeds, episodes]`, and "seeds", "step", "env",
-    "episodes". The same `seed` gives the same episodes, so two runs are judged on the same ones.
+    "episodes", "deterministic". The same `seed` gives the same episodes, so two runs are judged on
+    the same ones. `deterministic` (the distribution's mode, or sampled actions) defaults to the
+    run's own evaluation (`eval_stochastic`).
     """
     if seed is not None:
         check_seed(seed)
     run = restore_policy(run_dir, step)
+    if deterministic is None:
+        deterministic = not run.config.run.eval_stochastic
     episodes = run.config.run.eval_episodes if episodes is None else int(episodes)
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}.")
@@ -161,6 +165,7 @@ def evaluate_run(
         "step": run.step,
         "env": env or run.config.env,
         "episodes": episodes,
+        "deterministic": deterministic,
         "algo": run.config.algo,
     }
 

@@ -486,6 +486,7 @@ def _summary(run: _Run, eval_s: float) -> dict[str, Any]:
         **{f"final_eval_{name}": values[:num_members] for name, values in (done.last_eval_means or {}).items()
            if name != "success" or not math.isnan(values[0])},
         "eval_episodes": resolved.run.eval_episodes,
+        "eval_stochastic": resolved.run.eval_stochastic,
         "compile_s": round(run.program.compile_s if run.num_compiles else 0.0, 4),
         "train_s": round(done.train_s, 4),
         "eval_s": round(eval_s, 4),

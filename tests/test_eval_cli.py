@@ -12,6 +12,7 @@ import pytest
 
 import jaxrl
 from jaxrl import checkpoint, cli, loggers, rundir
+from jaxrl.policy import evaluate_run
 
 SETTINGS = dict(num_envs=8, num_steps=16, update_epochs=2, num_minibatches=2, num_logs=24, eval_episodes=4,
                 checkpoint_every=4, keep_checkpoints=2)  # as in test_resume: the same compiled program
@@ -63,6 +64,19 @@ def test_eval_options_and_mistakes(run, capsys):
     assert "--env Pendulum-v1 does not fit the policy trained on CartPole-v1" in capsys.readouterr().err
     assert cli.main(["eval", str(path.parent / "nope")]) == 2
     assert "is not a jaxrl run directory" in capsys.readouterr().err
+
+
+def test_a_run_evaluated_stochastically_is_reevaluated_so(tmp_path):
+    """eval_stochastic=true: the run's evaluations sample actions, and `evaluate_run` / `jaxrl eval`
+    repeat them by default (same key, same returns); deterministic=True still takes the mode."""
+    result = jaxrl.train("ppo", "CartPole-v1", seeds=2, total_timesteps=1024, out=tmp_path, name="s", progress=False,
+                         config={**SETTINGS, "num_logs": 2, "eval_episodes": 16, "eval_stochastic": True})
+    assert result.summary["eval_stochastic"] is True
+    again = evaluate_run(tmp_path / "s")
+    assert again["deterministic"] is False
+    np.testing.assert_allclose(again["returns"].mean(axis=1), result.summary["final_eval_return"], rtol=1e-6)
+    mode = evaluate_run(tmp_path / "s", deterministic=True)["returns"]
+    assert not np.array_equal(mode, again["returns"])
 
 
 def test_load_policy_is_a_jittable_act_function(run):

@@ -84,9 +84,9 @@ def member_functions(resolved: ResolvedConfig, env, env_params, fns: AgentFns):
     every member trains and is evaluated on its own env while all share one program; the agent
     never sees the context. The fields a context overrides must not change the env's spaces.
     """
-    episodes = resolved.run.eval_episodes
+    episodes, deterministic = resolved.run.eval_episodes, not resolved.run.eval_stochastic
     if resolved.member_contexts is None:
-        evaluate = make_evaluate(env, env_params, fns.act, episodes, initial_memory=fns.initial_memory)
+        evaluate = make_evaluate(env, env_params, fns.act, episodes, deterministic, initial_memory=fns.initial_memory)
         return fns.init, fns.update, lambda s, h, k: evaluate(fns.policy(s), k, eval_discount(h))
 
     def built(h: WithContext):
@@ -95,7 +95,8 @@ def member_functions(resolved: ResolvedConfig, env, env_params, fns: AgentFns):
 
     def evaluate_member(state, h: WithContext, key):
         member_fns, params = built(h)
-        evaluate = make_evaluate(env, params, member_fns.act, episodes, initial_memory=member_fns.initial_memory)
+        evaluate = make_evaluate(env, params, member_fns.act, episodes, deterministic,
+                                 initial_memory=member_fns.initial_memory)
         return evaluate(member_fns.policy(state), key, eval_discount(h))
 
     return (lambda key, h: built(h)[0].init(key, h.hparams),
@@ -150,7 +151,8 @@ def capacity(resolved: ResolvedConfig, env, env_params, lay: Layout) -> tuple[in
 
 def _cache_key(resolved: ResolvedConfig, env, env_params, lay: Layout) -> tuple:
     contexts = None if resolved.member_contexts is None else tuple(sorted(resolved.member_contexts[0]))
-    return (resolved.algo, get_agent(resolved.algo), resolved.config, resolved.run.eval_episodes, _static_key(env),
+    return (resolved.algo, get_agent(resolved.algo), resolved.config, resolved.run.eval_episodes,
+            resolved.run.eval_stochastic, _static_key(env),
             _params_key(env_params), contexts, lay.size, lay.split_envs, jax.default_backend(), sharding.num_devices(), backend.active())
 
 
