@@ -179,7 +179,17 @@ def test_cli_reports_benchmark_mistakes_in_one_paragraph(capsys, tmp_path):
     assert "Traceback" not in err and not (tmp_path / "runs").exists()
 
 
-@pytest.mark.parametrize("trials", [pytest.param(1, marks=pytest.mark.slow), 3])  # ~5 s each
+def test_check_env_from_the_cli_with_a_benchmark(bench_file, capsys):
+    from jaxrl.cli import main
+
+    small = [f"env.{k}={v}" for k, v in SMALL.items()]
+    assert main(["check-env", NAME, "--set", f"env.benchmark={bench_file}", "env.trials_per_ruleset=3", *small]) == 0
+    assert "13 checks passed" in capsys.readouterr().out
+    assert main(["check-env", NAME, "--set", f"benchmark={bench_file}"]) == 2  # env settings only
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("trials", [1, 3])
 def test_xland_contract(bench_file, trials):
     env, params = jaxrl.make(NAME, benchmark=bench_file, trials_per_ruleset=trials, **SMALL)
     jaxrl.envs.check_env(env, params, num_envs=8, num_steps=300, check_x64=True)
