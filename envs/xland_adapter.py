@@ -40,6 +40,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
 from jaxrl.envs.core import select_tree
@@ -67,7 +68,9 @@ class XLandState(SuiteState):
 
 
 class XLandAdapter(XMiniGridAdapter):
-    """An `XLand-*` env of xminigrid whose episodes draw rulesets from a benchmark (module docstring)."""
+    """An `XLand-*` env of xminigrid whose episodes draw rulesets from a benchmark (module docstring).
+    It implements `reset_env`/`step_env` itself (its state carries the ruleset and the trial), not
+    the `suite_reset`/`suite_step` of the other adapters."""
 
     def __init__(self, env: Any, env_name: str, inner_params: Any, rulesets: Any = None, trials_per_ruleset: int = 1):
         super().__init__(env, env_name, inner_params)
@@ -170,8 +173,6 @@ def load_rulesets(benchmark: str) -> Any:
 
 def _checked(bench: Any, path: str) -> Any:
     """`bench` if it holds N >= 1 rulesets with the shapes xminigrid expects; else an error."""
-    import numpy as np
-
     goals, rules, tiles = (np.asarray(getattr(bench, f)) for f in ("goals", "rules", "init_tiles"))
     n = goals.shape[0] if goals.ndim == 2 else -1
     if n < 1 or rules.ndim != 3 or tiles.ndim != 3 or rules.shape[0] != n or tiles.shape[0] != n:
