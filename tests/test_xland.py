@@ -196,11 +196,14 @@ def test_xland_contract(bench_file, trials):
 
 
 @pytest.mark.slow
-def test_ppo_trains_on_xland_rulesets(bench_file, tmp_path):
-    """End to end through the CLI's path (env.benchmark in the run config), and the run resumes from it."""
-    result = jaxrl.train("ppo", NAME, seeds=1, out=str(tmp_path), name="xland", progress=False,
-                         config={"env.benchmark": bench_file, "env.trials_per_ruleset": 2, "cnn": "minatar",
-                                 "num_envs": 16, "num_steps": 32, "total_timesteps": 8192, "num_logs": 2,
-                                 "eval_episodes": 4})
-    assert np.isfinite(result.final_eval_return).all()
-    assert result.config.env_kwargs == {"benchmark": bench_file, "trials_per_ruleset": 2}
+def test_ppo_learns_xland_rulesets(bench_file):
+    """End to end as `jaxrl train ppo --env NAME --set env.benchmark=FILE ...` (~45 s on 2 cores): the
+    deterministic return goes from ~0.18 (first evaluation) to 0.7, 0.7, 0.8 on seeds 0-2 at 131k steps."""
+    small = {f"env.{k}": v for k, v in SMALL.items() if k != "max_steps"}
+    result = jaxrl.train("ppo", NAME, seeds=2, out=None, progress=False,
+                         config={"env.benchmark": bench_file, "env.max_steps": 50, **small, "cnn": "minatar",
+                                 "activation": "relu", "num_envs": 32, "num_steps": 32, "update_epochs": 2,
+                                 "num_minibatches": 4, "learning_rate": 1e-3, "total_timesteps": 131072,
+                                 "num_logs": 2})
+    assert result.config.env_kwargs["benchmark"] == bench_file
+    assert np.asarray(result.final_eval_return).min() >= 0.5, result.final_eval_return
