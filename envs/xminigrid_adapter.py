@@ -1,10 +1,10 @@
 """Adapter for XLand-MiniGrid (Nikulin et al. 2024): `make("xminigrid:MiniGrid-Empty-8x8")`.
 
 Every name of `xminigrid.registered_environments()`: the MiniGrid ports (`MiniGrid-DoorKey-8x8`,
-...) and the XLand meta-RL grids (`XLand-MiniGrid-R1-9x9`, ...; with the default params, i.e. an
-empty ruleset: load a benchmark's rulesets with xminigrid and pass `ruleset=` yourself). Observation:
-the agent's symbolic view, float32 `[view, view, 2]` (tile id, colour; the CNN encoder reads it);
-6 actions.
+...) and the XLand meta-RL grids (`XLand-MiniGrid-R1-9x9`, ...), which need rulesets from a
+benchmark: `make("xminigrid:XLand-MiniGrid-R1-9x9", benchmark="trivial-21k")` (`envs.xland_adapter`).
+Observation: the agent's symbolic view, float32 `[view, view, 2]` (tile id, colour; the CNN encoder
+reads it); 6 actions.
 
 Time limit: xminigrid's `max_steps` ends an episode as a LAST step with discount 1. The adapter
 keeps it equal to ours, `params.max_steps_in_episode` (default: xminigrid's own, e.g. 4 * 8 * 8
@@ -57,13 +57,25 @@ class XMiniGridAdapter(SuiteAdapter):
         return spaces.Discrete(int(self._env.num_actions(self._inner_params)))
 
 
-def make_xminigrid_env(name: str, **kwargs: Any) -> XMiniGridAdapter:
-    """xminigrid's env `name` (keyword arguments go to `xminigrid.make`)."""
+def make_xminigrid_env(name: str, benchmark: str | None = None, trials_per_ruleset: int = 1,
+                       **kwargs: Any) -> XMiniGridAdapter:
+    """xminigrid's env `name`; an `XLand-*` one draws rulesets from `benchmark` (a name or a file),
+    `trials_per_ruleset` episodes each (`envs.xland_adapter`). Other keyword arguments go to
+    `xminigrid.make` (e.g. `max_steps`)."""
     xminigrid = import_suite("xminigrid", "xminigrid")
     if name not in xminigrid.registered_environments():
         raise unknown_env("xminigrid", name, list(xminigrid.registered_environments()))
+    xland = name.startswith("XLand-")
+    if not xland and (benchmark is not None or trials_per_ruleset != 1):
+        raise ValueError(f"xminigrid:{name} has a fixed task; benchmark= and trials_per_ruleset= apply to the "
+                         "XLand-* envs only (e.g. xminigrid:XLand-MiniGrid-R1-9x9).")
     env, params = xminigrid.make(name, **kwargs)
-    return XMiniGridAdapter(env, name, params)
+    if not xland:
+        return XMiniGridAdapter(env, name, params)
+    from jaxrl.envs.xland_adapter import XLandAdapter, load_rulesets
+
+    rulesets = None if benchmark is None else load_rulesets(benchmark)
+    return XLandAdapter(env, name, params, rulesets, trials_per_ruleset)
 
 
 def xminigrid_env_names() -> list[str]:

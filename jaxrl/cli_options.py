@@ -195,3 +195,5 @@ class CheckEnv:
 
     env: tyro.conf.Positional[str]
     """Environment name or package.module:Class."""
+    set: Annotated[list[str], tyro.conf.arg(metavar="env.KEY=VALUE")] = dataclasses.field(default_factory=list)
+    """Environment settings as for train, e.g. --set env.benchmark=trivial-21k env.max_steps_in_episode=50."""

@@ -30,6 +30,9 @@ CASES = {
     "gymnax:Breakout-MinAtar": (20.0, 25.0),
     # seeds=2: 0.956, 0.950 (the best possible ~0.96); a CNN on xminigrid's symbolic view.
     "xminigrid:MiniGrid-Empty-6x6": (0.9, 0.92),
+    # seeds=2: 0.963, 0.959; seeds 0-5: 0.958..0.965 (a sweep of the table's settings); the 32-env table of Empty-6x6 left one
+    # seed in six at 0.0 (a deterministic policy that never opens the door).
+    "xminigrid:MiniGrid-DoorKey-5x5": (0.9, 0.92),
 }
 
 
