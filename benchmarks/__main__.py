@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         results["lpo"] = {"cpu": results["machine"]["cpu"], "mode": mode_name, "date": now, **out}
         _save(saved, results, path)
     if args.only == "suites":  # not part of the default run: each suite is an optional extra
-        print(f"env suites and PPO-CNN on MinAtar ({mode_name}, {reps} reps)", flush=True)
+        print(f"env suite adapters ({mode_name}, {reps} reps)", flush=True)
         out = suites.run(reps, quick=args.quick, log=_log)
         results["suites"] = {"cpu": results["machine"]["cpu"], "mode": mode_name, "reps": reps, "date": now, **out}
         _save(saved, results, path)

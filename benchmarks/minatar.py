@@ -18,6 +18,8 @@ no compile (jaxrl compiles its evaluation beside the first chunk) overlaps the t
 final evaluation is outside `train_s`. The learning check trains 3 seeds of each MLP side in one
 program at the same budget and compares the mean return of the training episodes that ended in the
 last 10% of updates (PureJaxRL's own metric; jaxrl: the episode_return of the last of 10 logs).
+Last, the MLP rows again with jaxrl's backend tunings off (`JAXRL_TUNING=none`), to show what part of
+the difference they make.
 """
 
 from __future__ import annotations
@@ -62,10 +64,12 @@ def _last_per_seed(rows: list[dict], key: str) -> list[float]:
     return [last[seed] for seed in sorted(last)]
 
 
-def run_jaxrl(network: str, total_timesteps: int, seeds: int = 1, num_logs: int = 1, cache: str = "") -> dict:
+def run_jaxrl(network: str, total_timesteps: int, seeds: int = 1, num_logs: int = 1, cache: str = "",
+              tuning: str = "") -> dict:
+    """A fresh jaxrl process; `tuning="none"` switches jaxrl's backend tunings off (JAXRL_TUNING)."""
     return run_child("benchmarks.minatar", ["--network", network, "--total-timesteps", str(total_timesteps),
                                             "--seeds", str(seeds), "--num-logs", str(num_logs)],
-                     env={**COLD, "JAXRL_COMPILATION_CACHE": cache})
+                     env={**COLD, "JAXRL_COMPILATION_CACHE": cache, "JAXRL_TUNING": tuning})
 
 
 def run_purejaxrl(network: str, total_timesteps: int, seeds: int = 1) -> dict:
@@ -93,6 +97,22 @@ def run_speed(mlp_timesteps: int, cnn_timesteps: int, reps: int, log=print) -> d
     return {"rows": out, "raw": res}
 
 
+def run_tuning(total_timesteps: int, reps: int, log=print) -> dict:
+    """Where the MLP rows' difference comes from: PureJaxRL against jaxrl with its backend tunings
+    (`jaxrl.backend`: dense dot, flat optimiser, RNG lowering, ...) on and off, alternating."""
+    with tempfile.TemporaryDirectory() as cache:
+        for tuning in ("", "none"):  # fill the compile cache (untimed)
+            run_jaxrl("mlp", total_timesteps, cache=cache, tuning=tuning)
+        res = alternate({"purejaxrl_mlp": lambda: run_purejaxrl("mlp", total_timesteps),
+                         "jaxrl_mlp": lambda: run_jaxrl("mlp", total_timesteps, cache=cache),
+                         "jaxrl_mlp_untuned": lambda: run_jaxrl("mlp", total_timesteps, cache=cache, tuning="none")},
+                        reps, log=lambda m: log("  " + m))
+    out = {name: median(rows, "steps_per_s") for name, rows in res.items()}
+    return {"total_timesteps": total_timesteps, "reps": reps, "steps_per_s": out, "raw": res,
+            "untuned_over_purejaxrl": ratio(out["jaxrl_mlp_untuned"], out["purejaxrl_mlp"]),
+            "tuned_over_untuned": ratio(out["jaxrl_mlp"], out["jaxrl_mlp_untuned"])}
+
+
 def run_learning(total_timesteps: int, seeds: int, log=print) -> dict:
     """Both MLP sides, `seeds` seeds in one program each: the final training-episode returns."""
     peer = run_purejaxrl("mlp", total_timesteps, seeds)
@@ -107,7 +127,9 @@ def run(reps: int = 3, quick: bool = True, log=print) -> dict:
     speed = run_speed(131_072 if quick else 262_144, 32_768 if quick else 65_536, reps, log)
     log("  learning check: MLP, 3 seeds")
     learning = run_learning(499_712 if quick else 1_015_808, 3, log)
-    return {**speed, "learning": learning, "settings": PUREJAXRL_MINATAR}
+    log("  MLP steps/s with jaxrl's backend tunings off")
+    tuning = run_tuning(131_072 if quick else 262_144, reps, log)
+    return {**speed, "learning": learning, "tuning": tuning, "settings": PUREJAXRL_MINATAR}
 
 
 if __name__ == "__main__":  # the jaxrl child process

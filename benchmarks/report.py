@@ -231,6 +231,13 @@ def minatar_section(m: dict) -> str:
     text += (f"\n\nLearning check, MLP, {learn['seeds']} seeds x {learn['total_timesteps']:,} steps in one program per "
              "side: mean return of the training episodes that ended in the last 10% of updates.\n\n"
              + table(["side", "per seed", "mean"], rows))
+    if m.get("tuning"):
+        t = m["tuning"]
+        text += (f"\n\nMLP steps/s with jaxrl's backend tunings (`jaxrl.backend`) off, {t['reps']} alternating "
+                 f"repetitions, {t['total_timesteps']:,} steps: PureJaxRL {fmt(t['steps_per_s']['purejaxrl_mlp'])}, "
+                 f"jaxrl {fmt(t['steps_per_s']['jaxrl_mlp'])}, jaxrl with `JAXRL_TUNING=none` "
+                 f"{fmt(t['steps_per_s']['jaxrl_mlp_untuned'])} ({x(t['untuned_over_purejaxrl'])} PureJaxRL's; "
+                 f"the tunings {x(t['tuned_over_untuned'])}).")
     return text + "\n\nSettings (PureJaxRL's examples/brax_minatar.ipynb): " + _settings_text(m["settings"])
 
 
