@@ -26,7 +26,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import tempfile
+
+import numpy as np
 
 from benchmarks.timing import COLD, alternate, median, ratio, run_child
 from benchmarks.venvs import run_script
@@ -94,7 +97,30 @@ def run_speed(mlp_timesteps: int, cnn_timesteps: int, reps: int, log=print) -> d
     for net in NETWORKS:
         out[f"{net}_jaxrl_over_purejaxrl"] = ratio(out[f"jaxrl_{net}"]["steps_per_s"], out[f"purejaxrl_{net}"]["steps_per_s"])
     out["jaxrl_cnn_over_mlp"] = ratio(out["jaxrl_cnn"]["steps_per_s"], out["jaxrl_mlp"]["steps_per_s"])
-    return {"rows": out, "raw": res}
+    return {"rows": {**out, **paired_ratios(res)}, "raw": res}
+
+
+def paired_ratios(res: dict[str, list[dict]]) -> dict:
+    """jaxrl / PureJaxRL steps/s within each repetition (the two ran next to each other, so they saw
+    about the same load): per network, the list and its median."""
+    out = {}
+    for net in NETWORKS:
+        per_rep = [ratio(a["steps_per_s"], b["steps_per_s"]) for a, b in zip(res[f"jaxrl_{net}"], res[f"purejaxrl_{net}"])]
+        out[f"{net}_paired_ratios"] = per_rep
+        out[f"{net}_paired_ratio_median"] = statistics.median(per_rep)
+    return out
+
+
+def learning_stats(learning: dict) -> dict:
+    """Each side's mean final training return with a 95% stratified-bootstrap interval over seeds, and
+    P(jaxrl > PureJaxRL) with its interval (`jaxrl.stats`; with 3 seeds the intervals are wide)."""
+    from jaxrl.stats import bootstrap_interval, improvement_interval, mean
+
+    scores = {side: np.asarray(learning[side]["final_train_return"], float)[:, None]
+              for side in ("purejaxrl_mlp", "jaxrl_mlp")}
+    out = {side: [float(v) for v in bootstrap_interval(s, mean)] for side, s in scores.items()}
+    out["p_jaxrl_better"] = [float(v) for v in improvement_interval(scores["jaxrl_mlp"], scores["purejaxrl_mlp"])]
+    return out
 
 
 def run_tuning(total_timesteps: int, reps: int, log=print) -> dict:
@@ -119,7 +145,8 @@ def run_learning(total_timesteps: int, seeds: int, log=print) -> dict:
     log(f"    purejaxrl_mlp: {peer['final_train_return']}")
     ours = run_jaxrl("mlp", total_timesteps, seeds, num_logs=10)
     log(f"    jaxrl_mlp: {ours['final_train_return']} (deterministic eval {ours['final_eval_return']})")
-    return {"total_timesteps": total_timesteps, "seeds": seeds, "purejaxrl_mlp": peer, "jaxrl_mlp": ours}
+    out = {"total_timesteps": total_timesteps, "seeds": seeds, "purejaxrl_mlp": peer, "jaxrl_mlp": ours}
+    return {**out, "stats": learning_stats(out)}
 
 
 def run(reps: int = 3, quick: bool = True, log=print) -> dict:

@@ -223,14 +223,23 @@ def minatar_section(m: dict) -> str:
     text = table(["row (1 seed)", "steps", "training steps/s", "compile s (jaxrl: warm cache)", "peak MiB"],
                  [[label, f"{r[k]['total_timesteps']:,}", fmt(r[k]["steps_per_s"]), fmt(r[k]["compile_s"]),
                    fmt(r[k]["peak_rss_mib"])] for k, label in names.items()])
-    text += (f"\n\njaxrl / PureJaxRL steps/s: MLP {x(r['mlp_jaxrl_over_purejaxrl'])}, CNN "
-             f"{x(r['cnn_jaxrl_over_purejaxrl'])}; jaxrl CNN / MLP {x(r['jaxrl_cnn_over_mlp'])}.")
+    text += (f"\n\njaxrl / PureJaxRL steps/s, ratio of the medians: MLP {x(r['mlp_jaxrl_over_purejaxrl'])}, CNN "
+             f"{x(r['cnn_jaxrl_over_purejaxrl'])}; median of the per-repetition ratios (each pair ran back to back): "
+             f"MLP {x(r['mlp_paired_ratio_median'])} ({', '.join(f'{v:.2f}' for v in r['mlp_paired_ratios'])}), CNN "
+             f"{x(r['cnn_paired_ratio_median'])} ({', '.join(f'{v:.2f}' for v in r['cnn_paired_ratios'])}). "
+             f"jaxrl CNN / MLP {x(r['jaxrl_cnn_over_mlp'])}.")
     learn = m["learning"]
-    rows = [[side, ", ".join(fmt(v) for v in learn[key]["final_train_return"]), fmt(learn[key]["final_train_return_mean"])]
+    stats = learn["stats"]
+    rows = [[side, ", ".join(fmt(v) for v in learn[key]["final_train_return"]),
+             f"{fmt(stats[key][0])} [{fmt(stats[key][1])}, {fmt(stats[key][2])}]"]
             for side, key in (("PureJaxRL", "purejaxrl_mlp"), ("jaxrl", "jaxrl_mlp"))]
+    p = stats["p_jaxrl_better"]
     text += (f"\n\nLearning check, MLP, {learn['seeds']} seeds x {learn['total_timesteps']:,} steps in one program per "
-             "side: mean return of the training episodes that ended in the last 10% of updates.\n\n"
-             + table(["side", "per seed", "mean"], rows))
+             "side: mean return of the training episodes that ended in the last 10% of updates; mean over seeds "
+             "with a 95% stratified-bootstrap interval (`jaxrl.stats`).\n\n"
+             + table(["side", "per seed", "mean [95% CI]"], rows)
+             + f"\n\nP(jaxrl > PureJaxRL) = {fmt(p[0])} [{fmt(p[1])}, {fmt(p[2])}]"
+             + (": the interval contains 0.5, no evidence that either learns better." if p[1] <= 0.5 <= p[2] else "."))
     if m.get("tuning"):
         t = m["tuning"]
         text += (f"\n\nMLP steps/s with jaxrl's backend tunings (`jaxrl.backend`) off, {t['reps']} alternating "
