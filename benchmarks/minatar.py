@@ -100,14 +100,18 @@ def run_speed(mlp_timesteps: int, cnn_timesteps: int, reps: int, log=print) -> d
     return {"rows": {**out, **paired_ratios(res)}, "raw": res}
 
 
+def paired(res: dict[str, list[dict]], a: str, b: str) -> tuple[list[float], float]:
+    """Row `a` / row `b` steps/s within each repetition (they ran back to back, so they saw about the
+    same load; on this shared machine the load swings 2-3x between repetitions): the list, its median."""
+    per_rep = [ratio(x["steps_per_s"], y["steps_per_s"]) for x, y in zip(res[a], res[b])]
+    return per_rep, statistics.median(per_rep)
+
+
 def paired_ratios(res: dict[str, list[dict]]) -> dict:
-    """jaxrl / PureJaxRL steps/s within each repetition (the two ran next to each other, so they saw
-    about the same load): per network, the list and its median."""
+    """jaxrl / PureJaxRL per repetition, per network (`paired`)."""
     out = {}
     for net in NETWORKS:
-        per_rep = [ratio(a["steps_per_s"], b["steps_per_s"]) for a, b in zip(res[f"jaxrl_{net}"], res[f"purejaxrl_{net}"])]
-        out[f"{net}_paired_ratios"] = per_rep
-        out[f"{net}_paired_ratio_median"] = statistics.median(per_rep)
+        out[f"{net}_paired_ratios"], out[f"{net}_paired_ratio_median"] = paired(res, f"jaxrl_{net}", f"purejaxrl_{net}")
     return out
 
 
@@ -133,10 +137,15 @@ def run_tuning(total_timesteps: int, reps: int, log=print) -> dict:
                          "jaxrl_mlp": lambda: run_jaxrl("mlp", total_timesteps, cache=cache),
                          "jaxrl_mlp_untuned": lambda: run_jaxrl("mlp", total_timesteps, cache=cache, tuning="none")},
                         reps, log=lambda m: log("  " + m))
-    out = {name: median(rows, "steps_per_s") for name, rows in res.items()}
-    return {"total_timesteps": total_timesteps, "reps": reps, "steps_per_s": out, "raw": res,
-            "untuned_over_purejaxrl": ratio(out["jaxrl_mlp_untuned"], out["purejaxrl_mlp"]),
-            "tuned_over_untuned": ratio(out["jaxrl_mlp"], out["jaxrl_mlp_untuned"])}
+    return {"total_timesteps": total_timesteps, "reps": reps, "raw": res, **tuning_ratios(res)}
+
+
+def tuning_ratios(res: dict[str, list[dict]]) -> dict:
+    """Median steps/s per row and the medians of the per-repetition ratios (`paired`)."""
+    return {"steps_per_s": {name: median(rows, "steps_per_s") for name, rows in res.items()},
+            "tuned_over_purejaxrl": paired(res, "jaxrl_mlp", "purejaxrl_mlp")[1],
+            "untuned_over_purejaxrl": paired(res, "jaxrl_mlp_untuned", "purejaxrl_mlp")[1],
+            "tuned_over_untuned": paired(res, "jaxrl_mlp", "jaxrl_mlp_untuned")[1]}
 
 
 def run_learning(total_timesteps: int, seeds: int, log=print) -> dict:

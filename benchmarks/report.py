@@ -243,10 +243,11 @@ def minatar_section(m: dict) -> str:
     if m.get("tuning"):
         t = m["tuning"]
         text += (f"\n\nMLP steps/s with jaxrl's backend tunings (`jaxrl.backend`) off, {t['reps']} alternating "
-                 f"repetitions, {t['total_timesteps']:,} steps: PureJaxRL {fmt(t['steps_per_s']['purejaxrl_mlp'])}, "
+                 f"repetitions, {t['total_timesteps']:,} steps (medians): PureJaxRL {fmt(t['steps_per_s']['purejaxrl_mlp'])}, "
                  f"jaxrl {fmt(t['steps_per_s']['jaxrl_mlp'])}, jaxrl with `JAXRL_TUNING=none` "
-                 f"{fmt(t['steps_per_s']['jaxrl_mlp_untuned'])} ({x(t['untuned_over_purejaxrl'])} PureJaxRL's; "
-                 f"the tunings {x(t['tuned_over_untuned'])}).")
+                 f"{fmt(t['steps_per_s']['jaxrl_mlp_untuned'])}. Medians of the per-repetition ratios: jaxrl / PureJaxRL "
+                 f"{x(t['tuned_over_purejaxrl'])}, untuned jaxrl / PureJaxRL {x(t['untuned_over_purejaxrl'])}, "
+                 f"tunings on / off {x(t['tuned_over_untuned'])}.")
     return text + "\n\nSettings (PureJaxRL's examples/brax_minatar.ipynb): " + _settings_text(m["settings"])
 
 
