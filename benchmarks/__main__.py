@@ -22,7 +22,9 @@ os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 import jax  # noqa: E402
 
-from benchmarks import env_throughput, lpo, machine, marl, offpolicy, ppo, recurrent, report, suites, sweep, venvs  # noqa: E402
+from benchmarks import (  # noqa: E402
+    env_throughput, lpo, machine, marl, minatar, offpolicy, ppo, recurrent, report, suites, sweep, venvs,
+)
 
 ENVS, NUM_ENVS = env_throughput.ENVS, env_throughput.NUM_ENVS
 MODES = {
@@ -44,7 +46,7 @@ MODES = {
         offpolicy_timesteps=offpolicy.TIMESTEPS, offpolicy_sb3_timesteps={"dqn": 100_000, "sac": 10_000}),
 }
 for _mode in MODES.values():
-    _mode.update(ppo_seeds=(1, 16), peers=("envpool", "rejax", "sb3"))
+    _mode.update(ppo_seeds=(1, 16), peers=("envpool", "rejax", "sb3", "purejaxrl"))
 # On an accelerator: more env copies and members (what it is for), no CPU-only peers (EnvPool, SB3),
 # no CLI rows (its tuned config is sized for CPU). Everything else as on CPU.
 ACCELERATOR = {
@@ -56,7 +58,7 @@ ACCELERATOR = {
                  scaling_timesteps=131_072),
 }
 for _mode in ACCELERATOR.values():
-    _mode.update(sb3_timesteps=0, cli_reps=0, offpolicy_sb3_timesteps={}, peers=("rejax",))
+    _mode.update(sb3_timesteps=0, cli_reps=0, offpolicy_sb3_timesteps={}, peers=("rejax", "purejaxrl"))
 
 NOTES = [
     "rejax 0.1.3 calls gymnax's pre-1.0 `step` (5 values); its peer script wraps gymnax 1.0.1's env so "
@@ -82,7 +84,8 @@ ACCELERATOR_NOTES = [
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a few minutes: fewer cells, repetitions and steps")
-    parser.add_argument("--only", choices=("env", "ppo", "sweep", "offpolicy", "recurrent", "marl", "lpo", "suites"),
+    parser.add_argument("--only", choices=("env", "ppo", "sweep", "offpolicy", "recurrent", "marl", "lpo", "suites",
+                                           "minatar"),
                         help="run one section (others are kept from results.json)")
     parser.add_argument("--reps", type=int, help="repetitions per pair (default: 3 quick, 5 full; at least 3)")
     parser.add_argument("--algos", help="off-policy section: only these (comma-separated, e.g. pqn); the other "
@@ -106,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.perf_counter()
 
     section_peers = {"env": ["envpool"], "ppo": ["rejax", "sb3"], "sweep": ["rejax"], "offpolicy": ["rejax", "sb3"],
-                     "recurrent": [], "marl": [], "lpo": [], "suites": []}
+                     "recurrent": [], "marl": [], "lpo": [], "suites": [],
+                     "minatar": ["purejaxrl"]}
     peers = [p for p in section_peers.get(args.only, ["envpool", "rejax", "sb3"]) if p in mode["peers"]]
     print(f"JAX backend {backend}; preparing peer venvs (created once, under benchmarks/.peers/)", flush=True)
     for name in peers:
@@ -118,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
            if "rejax" in peers else {}),
         **({"Stable-Baselines3": venvs.installed_versions("sb3", ["stable-baselines3", "torch", "gymnasium"])}
            if "sb3" in peers else {}),
+        **({"PureJaxRL": {"purejaxrl": "146b485 (peers/purejaxrl_ppo.py)",
+                          **venvs.installed_versions("purejaxrl", ["jax", "flax", "optax", "gymnax", "distrax"])}}
+           if "purejaxrl" in peers else {}),
     }
 
     if args.only in (None, "env"):
@@ -168,9 +175,14 @@ def main(argv: list[str] | None = None) -> int:
         results["lpo"] = {"cpu": results["machine"]["cpu"], "mode": mode_name, "date": now, **out}
         _save(saved, results, path)
     if args.only == "suites":  # not part of the default run: each suite is an optional extra
-        print(f"env suites and PPO-CNN on MinAtar ({mode_name}, {reps} reps)", flush=True)
+        print(f"env suite adapters ({mode_name}, {reps} reps)", flush=True)
         out = suites.run(reps, quick=args.quick, log=_log)
         results["suites"] = {"cpu": results["machine"]["cpu"], "mode": mode_name, "reps": reps, "date": now, **out}
+        _save(saved, results, path)
+    if args.only == "minatar":  # not part of the default run: CNN training on CPU is slow
+        print(f"PPO on MinAtar Breakout against PureJaxRL ({mode_name}, {reps} reps)", flush=True)
+        out = minatar.run(reps, quick=args.quick, log=_log)
+        results["minatar"] = {"cpu": results["machine"]["cpu"], "mode": mode_name, "reps": reps, "date": now, **out}
         _save(saved, results, path)
     print(f"done in {time.perf_counter() - t_start:.0f} s; wrote {path.parent / 'RESULTS.md'} and results.png")
     return 0

@@ -216,6 +216,41 @@ def recurrent_section(rec: dict) -> str:
         for env, s in rec["settings"].items())
 
 
+def minatar_section(m: dict) -> str:
+    r = m["rows"]
+    names = {"purejaxrl_mlp": "PureJaxRL PPO, MLP on the flattened image", "jaxrl_mlp": "jaxrl PPO, `encoder=flatten`",
+             "purejaxrl_cnn": "PureJaxRL PPO + MinAtar CNN (the CNN added by us)", "jaxrl_cnn": "jaxrl PPO, `cnn=minatar`"}
+    text = table(["row (1 seed)", "steps", "training steps/s", "compile s (jaxrl: warm cache)", "peak MiB"],
+                 [[label, f"{r[k]['total_timesteps']:,}", fmt(r[k]["steps_per_s"]), fmt(r[k]["compile_s"]),
+                   fmt(r[k]["peak_rss_mib"])] for k, label in names.items()])
+    text += (f"\n\njaxrl / PureJaxRL steps/s, ratio of the medians: MLP {x(r['mlp_jaxrl_over_purejaxrl'])}, CNN "
+             f"{x(r['cnn_jaxrl_over_purejaxrl'])}; median of the per-repetition ratios (each pair ran back to back): "
+             f"MLP {x(r['mlp_paired_ratio_median'])} ({', '.join(f'{v:.2f}' for v in r['mlp_paired_ratios'])}), CNN "
+             f"{x(r['cnn_paired_ratio_median'])} ({', '.join(f'{v:.2f}' for v in r['cnn_paired_ratios'])}). "
+             f"jaxrl CNN / MLP {x(r['jaxrl_cnn_over_mlp'])}.")
+    learn = m["learning"]
+    stats = learn["stats"]
+    rows = [[side, ", ".join(fmt(v) for v in learn[key]["final_train_return"]),
+             f"{fmt(stats[key][0])} [{fmt(stats[key][1])}, {fmt(stats[key][2])}]"]
+            for side, key in (("PureJaxRL", "purejaxrl_mlp"), ("jaxrl", "jaxrl_mlp"))]
+    p = stats["p_jaxrl_better"]
+    text += (f"\n\nLearning check, MLP, {learn['seeds']} seeds x {learn['total_timesteps']:,} steps in one program per "
+             "side: mean return of the training episodes that ended in the last 10% of updates; mean over seeds "
+             "with a 95% stratified-bootstrap interval (`jaxrl.stats`).\n\n"
+             + table(["side", "per seed", "mean [95% CI]"], rows)
+             + f"\n\nP(jaxrl > PureJaxRL) = {fmt(p[0])} [{fmt(p[1])}, {fmt(p[2])}]"
+             + (": the interval contains 0.5, no evidence that either learns better." if p[1] <= 0.5 <= p[2] else "."))
+    if m.get("tuning"):
+        t = m["tuning"]
+        text += (f"\n\nMLP steps/s with jaxrl's backend tunings (`jaxrl.backend`) off, {t['reps']} alternating "
+                 f"repetitions, {t['total_timesteps']:,} steps (medians): PureJaxRL {fmt(t['steps_per_s']['purejaxrl_mlp'])}, "
+                 f"jaxrl {fmt(t['steps_per_s']['jaxrl_mlp'])}, jaxrl with `JAXRL_TUNING=none` "
+                 f"{fmt(t['steps_per_s']['jaxrl_mlp_untuned'])}. Medians of the per-repetition ratios: jaxrl / PureJaxRL "
+                 f"{x(t['tuned_over_purejaxrl'])}, untuned jaxrl / PureJaxRL {x(t['untuned_over_purejaxrl'])}, "
+                 f"tunings on / off {x(t['tuned_over_untuned'])}.")
+    return text + "\n\nSettings (PureJaxRL's examples/brax_minatar.ipynb): " + _settings_text(m["settings"])
+
+
 def marl_section(m: dict) -> str:
     text = table(["env", "N copies", "jaxrl steps/s", "JaxMARL steps/s", "jaxrl / JaxMARL", "compile s (jaxrl / JaxMARL)"],
                  [[r["env"], r["num_envs"], fmt(r["jaxrl_steps_per_s"]), fmt(r["jaxmarl_steps_per_s"]),
@@ -289,6 +324,12 @@ def sections(results: dict, h: str) -> list[str]:
                   f"JaxMARL {m.get('jaxmarl_version', '?')} runs in this process with our jax. Training: fresh "
                   "processes with a cold compile cache; JaxMARL's IPPO is a script outside its pip package, so "
                   "there is no peer training row.", "", marl_section(m), ""]
+    if "minatar" in results:
+        n = results["minatar"]
+        lines += [f"{h} PPO on MinAtar Breakout against PureJaxRL (its MinAtar settings)", "",
+                  f"Mode `{n['mode']}`, {n['reps']} repetitions, {n['date']}{_cpu(n)}. Fresh processes, alternating; "
+                  "training steps/s exclude compilation (jaxrl's children load their programs from a compile "
+                  "cache filled by an untimed run, so no compile overlaps training).", "", minatar_section(n), ""]
     lines += [f"{h} Peer versions", "", table(["peer", "versions"],
                                              [[k, ", ".join(f"{n} {v}" for n, v in vs.items())]
                                               for k, vs in results.get("peer_versions", {}).items()]), ""]

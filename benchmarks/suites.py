@@ -8,9 +8,7 @@ Navix's `step`, Jumanji's `AutoResetWrapper`, Craftax's auto-reset env). Both si
 observation leaf, reward and flag into the carry (no dead code), alternate repetitions and report
 medians: the ratio adapter/own is the adapter's overhead (1.0: none).
 
-PPO-CNN: `jaxrl.train("ppo", "gymnax:Breakout-MinAtar")` at PureJaxRL's MinAtar settings (64 envs x
-128 steps, 4 epochs, 8 minibatches), MLP on the flattened image (PureJaxRL's network) against the
-MinAtar CNN (`cnn="minatar"`), training steps/s (compile excluded), alternating.
+PPO with a CNN on MinAtar, against PureJaxRL: `benchmarks/minatar.py` (`--only minatar`).
 """
 
 from __future__ import annotations
@@ -31,8 +29,6 @@ SUITES = {  # prefix: (env name, module)
     "jumanji": ("Snake-v1", "jumanji"),
     "craftax": ("Craftax-Classic-Symbolic-v1", "craftax"),
 }
-PUREJAXRL_MINATAR = {"num_envs": 64, "num_steps": 128, "update_epochs": 4, "num_minibatches": 8,
-                     "learning_rate": 5e-4, "activation": "relu", "anneal_lr": True}
 
 
 def _checksum(tree: Any) -> jax.Array:
@@ -152,31 +148,11 @@ def run_optimistic_reset(num_envs: int = 256, num_steps: int = 10, reps: int = 3
     return out
 
 
-def run_ppo_cnn(total_timesteps: int = 65_536, reps: int = 3, log=print) -> dict:
-    import jaxrl
-
-    def runner(network: dict):
-        def run() -> dict:
-            r = jaxrl.train("ppo", "gymnax:Breakout-MinAtar", seeds=1, out=None, progress=False,
-                            config={**PUREJAXRL_MINATAR, **network, "total_timesteps": total_timesteps,
-                                    "num_logs": 1, "eval_episodes": 4})
-            return {"steps_per_s": r.summary["steps_per_s"], "compile_s": r.summary["compile_s"]}
-        return run
-
-    res = alternate({"mlp": runner({"encoder": "flatten"}), "cnn": runner({"cnn": "minatar"})}, reps,
-                    log=lambda m: log("  " + m))
-    out = {side: {k: median(res[side], k) for k in ("steps_per_s", "compile_s")} for side in res}
-    out["cnn_over_mlp"] = ratio(out["cnn"]["steps_per_s"], out["mlp"]["steps_per_s"])
-    out["settings"] = {**PUREJAXRL_MINATAR, "total_timesteps": total_timesteps}
-    return out
-
-
 def run(reps: int = 3, quick: bool = True, log=print) -> dict:
     t0 = time.perf_counter()
     adapters = run_adapters(reps=reps, min_time=0.5 if quick else 1.0, log=log)
     optimistic = run_optimistic_reset(reps=reps, min_time=0.5 if quick else 1.0, log=log)
-    ppo_cnn = run_ppo_cnn(total_timesteps=32_768 if quick else 131_072, reps=reps, log=log)
-    return {"adapters": adapters, "optimistic_reset": optimistic, "ppo_cnn": ppo_cnn, "wall_s": time.perf_counter() - t0}
+    return {"adapters": adapters, "optimistic_reset": optimistic, "wall_s": time.perf_counter() - t0}
 
 
 if __name__ == "__main__":

@@ -122,5 +122,5 @@ def installed_versions(name: str, packages: list[str]) -> dict[str, str]:
 
 
 if __name__ == "__main__":  # python -m benchmarks.venvs [NAME ...]: create the peer venvs now
-    for peer in sys.argv[1:] or ["envpool", "rejax", "sb3"]:
+    for peer in sys.argv[1:] or ["envpool", "rejax", "sb3", "purejaxrl"]:
         print(peer, ensure(peer))

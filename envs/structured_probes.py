@@ -7,6 +7,9 @@
 
 `ImageObsReward`: a 2x2 block lit in the left or the right half of a 6x6 image (its row and column
 random within the half); action 0 for left, 1 for right gives +1, the other -1. Optimal return 1.
+`size` (a constructor option, `make("ProbeImageObsReward-v0", size=36)` or `--set env.size=36`)
+makes the image `[size, size, 1]` with a block of side `size // 3`: 36 fits the Nature CNN, whose
+first conv (8x8, stride 4) needs images of at least 36x36.
 
 `MaskedActions`: dict observations `{"obs": float32 [1] (zero), "avail_actions": bool [4]}` with a
 random nonempty set of available actions; an available action gives +1, an unavailable one -10 (a
@@ -54,13 +57,19 @@ class ImageObsReward(_OneStep):
 
     registered_name = "ProbeImageObsReward-v0"
 
+    def __init__(self, size: int = 6):
+        if isinstance(size, bool) or not isinstance(size, int) or size < 6 or size % 2:
+            raise ValueError(f"ProbeImageObsReward-v0: size is the image side, an even int >= 6; got {size!r}.")
+        self.size = size
+
     def reset_env(self, key: jax.Array, params: ProbeParams):
+        n, block = self.size, self.size // 3  # 6: a 2x2 block, its column within a half of 3
         key_side, key_row, key_col = jax.random.split(key, 3)
         side = jax.random.randint(key_side, (), 0, 2)
-        row = jax.random.randint(key_row, (), 0, 5)
-        col = 3 * side + jax.random.randint(key_col, (), 0, 2)
-        rows, cols = jnp.arange(6)[:, None], jnp.arange(6)[None, :]
-        lit = (rows >= row) & (rows < row + 2) & (cols >= col) & (cols < col + 2)
+        row = jax.random.randint(key_row, (), 0, n - block + 1)
+        col = n // 2 * side + jax.random.randint(key_col, (), 0, n // 2 - block + 1)
+        rows, cols = jnp.arange(n)[:, None], jnp.arange(n)[None, :]
+        lit = (rows >= row) & (rows < row + block) & (cols >= col) & (cols < col + block)
         obs = lit.astype(jnp.float32)[..., None]
         return obs, StructuredProbeState(jnp.int32(0), obs, side.astype(jnp.int32))
 
@@ -69,7 +78,7 @@ class ImageObsReward(_OneStep):
         return state.obs, state.replace(time=state.time + 1), reward, jnp.asarray(True), {}
 
     def observation_space(self, params: ProbeParams | None = None) -> spaces.Box:
-        return spaces.Box(0.0, 1.0, (6, 6, 1), jnp.float32)
+        return spaces.Box(0.0, 1.0, (self.size, self.size, 1), jnp.float32)
 
     def action_space(self, params: ProbeParams | None = None) -> spaces.Discrete:
         return spaces.Discrete(2)

@@ -11,6 +11,7 @@ import pytest
 import jaxrl
 from jaxrl.blocks.encoders import Encoder, choose_encoder
 from jaxrl.blocks.exploration import epsilon_greedy
+from jaxrl.config import ConfigError
 from jaxrl.envs import check_env, spaces
 
 IMAGE = spaces.Box(0, 255, (12, 12, 3), jnp.uint8)
@@ -70,6 +71,31 @@ def test_ppo_with_a_cnn_learns_from_images():
         "cnn": "minatar", "num_envs": 16, "num_steps": 8, "total_timesteps": 8192, "learning_rate": 3e-3,
         "hidden_sizes": [32]})
     np.testing.assert_allclose(result.final_eval_return, 1.0)  # the side of the lit block, every episode
+
+
+NATURE = {"cnn": "nature", "env.size": 36, "num_envs": 16, "num_steps": 4, "learning_rate": 3e-3,
+          "hidden_sizes": [32], "num_minibatches": 1, "num_logs": 1}
+
+
+@pytest.mark.parametrize("algo, config", [
+    ("ppo", {"total_timesteps": 256, "update_epochs": 2}),
+    # PQN needs 64 updates: XLA's CPU convolution gradients inside the update loop make that ~15 s
+    pytest.param("pqn", {"total_timesteps": 1024, "update_epochs": 1}, marks=pytest.mark.slow),
+])
+def test_nature_cnn_learns_from_36x36_images(algo, config):
+    """The Nature CNN (8x8/4, 4x4/2, 3x3/1 convs) on its smallest image: the lit block's side, every episode."""
+    result = jaxrl.train(algo, "ProbeImageObsReward-v0", seeds=1, out=None, progress=False,
+                         config={**NATURE, **config})
+    np.testing.assert_allclose(result.final_eval_return, 1.0)
+
+
+def test_an_image_too_small_for_the_cnn_is_a_config_error_before_compiling():
+    with pytest.raises(ConfigError, match=r"cnn='nature' needs images of at least 36x36, but the observation is 6x6"):
+        jaxrl.train("ppo", "ProbeImageObsReward-v0", out=None, progress=False, config={"cnn": "nature"})
+    env, _ = jaxrl.make("ProbeImageObsReward-v0", size=36)
+    assert env.observation_space().shape == (36, 36, 1)
+    with pytest.raises(ValueError, match="an even int >= 6"):
+        jaxrl.make("ProbeImageObsReward-v0", size=7)
 
 
 REPLAY = {"num_envs": 4, "total_timesteps": 256, "learning_starts": 32, "batch_size": 16, "gradient_steps": 1}

@@ -23,7 +23,7 @@ import numpy as np
 
 from jaxrl import backend
 from jaxrl.agents import AgentFns, get_agent, list_agents
-from jaxrl.config import ResolvedConfig
+from jaxrl.config import ConfigError, ResolvedConfig
 from jaxrl.envs.multi import is_multi_agent, single_agent_view
 from jaxrl.envs.wrappers import EpisodeStatistics
 from jaxrl.population import sharding
@@ -68,12 +68,19 @@ class Program:
 
 def build_agent(resolved: ResolvedConfig, env, env_params) -> AgentFns:
     """The agent's pure functions for this run (the env wrapped for episode statistics; a
-    multi-agent env seen through its `TeamView`). ValueError if the agent and the env disagree on
-    being multi-agent."""
+    multi-agent env seen through its `TeamView`). ConfigError (a ValueError) if the agent and the
+    env disagree on being multi-agent, or the agent cannot read the env's spaces under its config
+    (e.g. an image smaller than the chosen CNN torso accepts): the agents raise ValueError there,
+    before anything is traced."""
     spec = get_agent(resolved.algo)
     if spec.multi_agent != is_multi_agent(env):
-        raise ValueError(_kind_mismatch(spec, resolved.env, env))
-    return spec.build(EpisodeStatistics(single_agent_view(env)), env_params, resolved.config)
+        raise ConfigError(_kind_mismatch(spec, resolved.env, env))
+    try:
+        return spec.build(EpisodeStatistics(single_agent_view(env)), env_params, resolved.config)
+    except ConfigError:
+        raise
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def member_functions(resolved: ResolvedConfig, env, env_params, fns: AgentFns):
