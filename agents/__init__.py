@@ -23,15 +23,37 @@ _AGENTS = {
 
 
 def get_agent(name: str) -> AgentSpec:
-    """The `AgentSpec` registered as `name` (case-insensitive)."""
+    """The `AgentSpec` registered as `name` (case-insensitive), or the one at the import path
+    `package.module:ATTR` (an `AgentSpec` named ATTR in a module on sys.path), the way the CLI, a
+    run's config.json and `--resume` name an agent that is not built in."""
+    if ":" in str(name):
+        return _import_spec(str(name))
     key = str(name).lower()
     if key not in _AGENTS:
         close = difflib.get_close_matches(key, list(_AGENTS), n=3, cutoff=0.4)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         raise ValueError(f"Unknown algorithm {name!r}; available: {', '.join(sorted(_AGENTS))}.{hint} "
-                         "Your own agent: jaxrl.agents.register_agent(name, spec).")
+                         "Your own agent: 'package.module:SPEC' (an AgentSpec in a module on sys.path), "
+                         "or jaxrl.agents.register_agent(name, spec) from Python.")
     entry = _AGENTS[key]
     return entry if isinstance(entry, AgentSpec) else importlib.import_module(entry).SPEC
+
+
+def _import_spec(path: str) -> AgentSpec:
+    module_name, _, attr = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"Cannot import module {module_name!r} for the agent {path!r} ({exc}); the "
+                         "'package.module:SPEC' form needs the module on sys.path (the jaxrl command adds "
+                         "the current directory).") from None
+    spec = getattr(module, attr, None)
+    if not isinstance(spec, AgentSpec):
+        found = "no attribute of that name" if spec is None else f"an object of type {type(spec).__name__}"
+        specs = [n for n, v in vars(module).items() if isinstance(v, AgentSpec)]
+        hint = f" Its AgentSpecs: {', '.join(specs)}." if specs else ""
+        raise ValueError(f"{path!r} names {found} in {module_name}, not a jaxrl.agents.AgentSpec.{hint}")
+    return spec
 
 
 def register_agent(name: str, spec: AgentSpec, *, overwrite: bool = False) -> None:

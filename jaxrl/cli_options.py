@@ -5,13 +5,14 @@ is `jaxrl.cli`)."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Literal
+from typing import Annotated
 
 import tyro
 
 from jaxrl.agents import list_agents
 
-AlgoName = Literal[tuple(list_agents())]  # type: ignore[valid-type]
+# A built-in agent's name, or the import path of an AgentSpec (checked when the settings are resolved).
+AlgoName = Annotated[str | None, tyro.conf.arg(metavar="{" + ",".join(list_agents()) + "}|package.module:SPEC")]
 
 
 @dataclasses.dataclass
@@ -22,7 +23,7 @@ class Train:
     `jaxrl train --resume RUN_DIR` then continues the run to its configured end.
     """
 
-    algo: tyro.conf.Positional[AlgoName | None] = None
+    algo: tyro.conf.Positional[AlgoName] = None
     """Algorithm (not with --resume)."""
     env: str = "CartPole-v1"
     """Environment: a registered name, gymnax:NAME, brax:NAME, jaxmarl:NAME or package.module:Class."""
@@ -54,7 +55,7 @@ class Sweep:
     sweep.png (best learning curves) and groups/group-NN/ run directories; prints the ranking.
     """
 
-    algo: tyro.conf.Positional[AlgoName | None] = None
+    algo: tyro.conf.Positional[AlgoName] = None
     """Algorithm (not with --resume)."""
     env: str = "CartPole-v1"
     """Environment (as for train)."""

@@ -138,7 +138,8 @@ def resolve(
             hparams = spec.prepare_hparams(config, hparams)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    return ResolvedConfig(spec.name, env, _seed_list(seeds), config, hparams, run, buckets["env"])
+    name = algo if ":" in str(algo) else str(algo).lower()  # as get_agent finds it again (an import path as given)
+    return ResolvedConfig(name, env, _seed_list(seeds), config, hparams, run, buckets["env"])
 
 
 def from_dict(data: dict[str, Any]) -> ResolvedConfig:

@@ -129,7 +129,8 @@ def exclusive(path: Path | None):
 
 def default_run_name(algo: str, env: str) -> str:
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return f"{algo}-{env.replace(':', '_').replace('/', '_')}-{stamp}"
+    safe = lambda name: name.replace(":", "_").replace("/", "_")
+    return f"{safe(algo)}-{safe(env)}-{stamp}"
 
 
 def versions() -> dict[str, str | None]:
