@@ -72,9 +72,14 @@ def _attribute_docs(cls: type) -> dict[str, str]:
 
 
 def _type_name(annotation) -> str:
-    """`Annotated[list[str], ...]` -> "list[str]", `Literal["a", "b"] | None` -> "{a,b} | None"."""
+    """`Annotated[list[str], ...]` -> "list[str]", `Literal["a", "b"] | None` -> "{a,b} | None"; a
+    string option with a metavar (`tyro.conf.arg(metavar=...)`) shows the metavar."""
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin is typing.Annotated:
+        metavar = next((m.metavar for m in annotation.__metadata__ if getattr(m, "metavar", None)), None)
+        members = typing.get_args(args[0]) if typing.get_origin(args[0]) in (typing.Union, types.UnionType) else (args[0],)
+        if metavar and str in members:
+            return metavar + (" | None" if type(None) in members else "")
         return _type_name(args[0])
     if origin is typing.Literal:
         return "{" + ",".join(map(str, args)) + "}"
