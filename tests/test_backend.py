@@ -88,3 +88,16 @@ def test_static_key_compares_env_state_by_value():
     assert key(CartPole()) == key(CartPole())
     assert key(jnp.ones(3)) == key(np.ones(3, np.float32))
     assert key(CartPole()) != key(jaxrl.make("Acrobot-v1")[0])
+
+
+def test_static_key_tells_envs_apart_by_their_function_attributes():
+    """Two envs that differ only in a function they hold (a reward, a reset) must not share a program."""
+
+    class WithReward(CartPole):
+        def __init__(self, reward):
+            self.reward = reward
+
+    key = population.compiled._static_key
+    double, half = (lambda r: 2.0 * r), (lambda r: 0.5 * r)
+    assert key(WithReward(double)) != key(WithReward(half))
+    assert key(WithReward(double)) == key(WithReward(double))

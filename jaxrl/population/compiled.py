@@ -13,7 +13,9 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import dataclasses
+import functools
 import time
+import types
 import warnings
 from typing import Any
 
@@ -165,9 +167,12 @@ def _cache_key(resolved: ResolvedConfig, env, env_params, lay: Layout) -> tuple:
 
 def _static_key(obj: Any, depth: int = 0) -> Any:
     """An env's class and constructor state, wrappers and adapters followed (a re-registered or
-    redefined class is a new key). Objects that cannot be compared by value count by identity."""
+    redefined class is a new key). Objects that cannot be compared by value count by identity, and so
+    do functions: their `__dict__` is empty, so two different reward functions would compare equal."""
     if isinstance(obj, (int, float, str, bool, bytes, type(None))):
         return obj
+    if isinstance(obj, (types.FunctionType, types.MethodType, types.BuiltinFunctionType, functools.partial)):
+        return ("id", _ByIdentity(obj))
     if isinstance(obj, (tuple, list)):
         return tuple(_static_key(v, depth + 1) for v in obj)
     if isinstance(obj, (np.ndarray, jax.Array)):
