@@ -31,7 +31,7 @@ import tempfile
 
 import numpy as np
 
-from benchmarks.timing import COLD, alternate, median, ratio, run_child
+from benchmarks.timing import COLD, alternate, median, ratio, run_child, train_timings
 from benchmarks.venvs import run_script
 
 ENV = "gymnax:Breakout-MinAtar"
@@ -55,8 +55,7 @@ def child(network: str, total_timesteps: int, seeds: int, num_logs: int) -> dict
                                                   "eval_every": 0})
     s = result.summary
     final = _last_per_seed(result.metrics, "episode_return")
-    return {"compile_s": s["compile_s"], "train_s": s["train_s"], "steps_per_s": s["steps_per_s"],
-            "total_timesteps": s["total_timesteps"], "seeds": seeds, "final_train_return": final,
+    return {**train_timings(s), "total_timesteps": s["total_timesteps"], "seeds": seeds, "final_train_return": final,
             "final_train_return_mean": sum(final) / len(final),
             "final_eval_return": [float(r) for r in s["final_eval_return"]]}
 

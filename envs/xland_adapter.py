@@ -146,7 +146,7 @@ def load_rulesets(benchmark: str) -> Any:
         path = os.path.join(_data_path(), benchmarks.NAME2HFFILENAME[benchmark])
         downloaded = os.path.exists(path)
         try:
-            return _checked(benchmarks.load_benchmark(benchmark), path)
+            return _checked(benchmarks.load_benchmark(benchmark))
         except Exception as exc:  # noqa: BLE001 - urllib, bz2 and pickle each raise their own
             if downloaded:
                 raise ValueError(_bad_file(path, exc) + " Delete it to download it again.") from None
@@ -160,7 +160,7 @@ def load_rulesets(benchmark: str) -> Any:
     if os.path.isfile(os.path.expanduser(benchmark)):
         path = os.path.expanduser(benchmark)
         try:
-            return _checked(benchmarks.load_benchmark_from_path(path), path)
+            return _checked(benchmarks.load_benchmark_from_path(path))
         except Exception as exc:  # noqa: BLE001
             raise ValueError(_bad_file(path, exc)) from None
     close = difflib.get_close_matches(benchmark, _benchmark_names(), n=3, cutoff=0.5)
@@ -173,7 +173,7 @@ def load_rulesets(benchmark: str) -> Any:
     )
 
 
-def _checked(bench: Any, path: str) -> Any:
+def _checked(bench: Any) -> Any:
     """`bench` if it holds N >= 1 rulesets with the shapes xminigrid expects; else an error."""
     goals, rules, tiles = (np.asarray(getattr(bench, f)) for f in ("goals", "rules", "init_tiles"))
     n = goals.shape[0] if goals.ndim == 2 else -1

@@ -369,14 +369,14 @@ def _check_writable_file(flag: str, path: str, example: str) -> None:
 
 
 def _check_env(cmd: CheckEnv) -> int:
-    from jaxrl.config import _parse_literal
+    from jaxrl.config import env_settings
     from jaxrl.envs import EnvCheckError, check_env, make
 
     settings = _pairs("--set", cmd.set, "env.KEY=VALUE")
     bad = [k for k in settings if not k.startswith("env.")]
     if bad:
         raise ValueError(f"check-env --set takes environment settings env.KEY=VALUE, got {', '.join(bad)}.")
-    env, params = make(cmd.env, **{k[4:]: _parse_literal(v) for k, v in settings.items()})
+    env, params = make(cmd.env, **env_settings(settings))
     try:
         report = check_env(env, params)
     except EnvCheckError as exc:

@@ -93,6 +93,12 @@ def tuned_defaults(algo: str, env: str) -> dict[str, Any]:
     return dict(tomllib.loads(text).get(env, {}))
 
 
+def env_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """The `env.KEY=VALUE` entries of `settings` (values may be CLI strings) as `make`'s keyword
+    arguments `{KEY: value}`; the other entries are left out."""
+    return {key[4:]: _parse_literal(value) for key, value in settings.items() if key.startswith("env.")}
+
+
 def resolve(
     algo: str,
     env: str,
@@ -108,12 +114,11 @@ def resolve(
     if total_timesteps is not None:
         merged["total_timesteps"] = total_timesteps
 
-    buckets: dict[str, dict[str, Any]] = {"config": {}, "hparams": {}, "run": {}, "env": {}}
+    buckets: dict[str, dict[str, Any]] = {"config": {}, "hparams": {}, "run": {}, "env": env_settings(merged)}
     targets = {"config": spec.config_cls, "hparams": spec.hparams_cls, "run": RunSettings}
     valid = [*spec.config_fields, *spec.hparam_fields, *(f.name for f in dataclasses.fields(RunSettings))]
     for key, value in merged.items():
         if key.startswith("env."):
-            buckets["env"][key[4:]] = _parse_literal(value)
             continue
         bucket = next((b for b, cls in targets.items() if key in _field_types(cls)), None)
         if bucket is None:
